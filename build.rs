@@ -1,0 +1,24 @@
+//! Re-exports nginx's build facts from nginx-sys (cargo passes `DEP_NGINX_*` only to direct
+//! dependents) so that `#[cfg(ngx_feature = "...")]` works here, and records which nginx build
+//! directory the module was compiled against, for scripts/build.sh.
+use std::env;
+use std::path::PathBuf;
+
+fn main() {
+    for (name, var) in [("ngx_feature", "FEATURES"), ("ngx_os", "OS")] {
+        let check = env::var(format!("DEP_NGINX_{var}_CHECK")).unwrap_or_default();
+        println!("cargo::rustc-check-cfg=cfg({name}, values({}))", if check.is_empty() { "any()".into() } else { check });
+        if let Ok(values) = env::var(format!("DEP_NGINX_{var}")) {
+            for v in values.split(',').filter(|v| !v.is_empty()) {
+                println!("cargo::rustc-cfg={name}=\"{v}\"");
+            }
+        }
+        println!("cargo::rerun-if-env-changed=DEP_NGINX_{var}");
+    }
+    if let (Ok(dir), Ok(out)) = (env::var("DEP_NGINX_BUILD_DIR"), env::var("OUT_DIR")) {
+        // OUT_DIR is target/<profile>/build/<pkg>-<hash>/out.
+        let profile_dir: PathBuf = PathBuf::from(out).ancestors().nth(3).map(Into::into).unwrap_or_default();
+        let _ = std::fs::write(profile_dir.join("nginx-build-dir"), dir);
+    }
+    println!("cargo::rerun-if-env-changed=DEP_NGINX_BUILD_DIR");
+}

@@ -1,0 +1,123 @@
+//! Rendering claim and header values as nginx variable values (SPEC §5).
+
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// Renders `v`: strings as is, numbers as JSON numbers, `true`/`false`, arrays joined with `,`
+/// (string elements raw, others compact JSON), objects as compact JSON. `null` renders as
+/// nothing (`None`).
+pub fn render(v: &Value) -> Option<Cow<'_, str>> {
+    match v {
+        Value::Null => None,
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::Bool(true) => Some(Cow::Borrowed("true")),
+        Value::Bool(false) => Some(Cow::Borrowed("false")),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Array(items) => {
+            let mut out = String::new();
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                match item {
+                    Value::String(s) => out.push_str(s),
+                    other => out.push_str(&compact(other)),
+                }
+            }
+            Some(Cow::Owned(out))
+        }
+        Value::Object(_) => Some(Cow::Owned(compact(v))),
+    }
+}
+
+fn compact(v: &Value) -> String {
+    // Serializing a `Value` into a String cannot fail; fall back to empty rather than panic.
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// What a variable shows for a value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exposed<'a> {
+    Value(Cow<'a, str>),
+    /// Missing or `null`: the variable is not found / empty.
+    Empty,
+    /// The rendered text holds a control character: never expose it (log instead).
+    Unsafe,
+}
+
+/// Renders `v` and refuses values containing a byte below 0x20 or 0x7F, so a claim can never
+/// inject a header line upstream.
+pub fn expose(v: Option<&Value>) -> Exposed<'_> {
+    match v.and_then(render) {
+        None => Exposed::Empty,
+        Some(text) if has_control(text.as_bytes()) => Exposed::Unsafe,
+        Some(text) => Exposed::Value(text),
+    }
+}
+
+/// True when `bytes` holds a byte below 0x20 or 0x7F.
+pub fn has_control(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b < 0x20 || b == 0x7f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn r(v: Value) -> Option<String> {
+        render(&v).map(|c| c.into_owned())
+    }
+
+    #[test]
+    fn renders_per_spec() {
+        assert_eq!(r(json!("alice")), Some("alice".into()));
+        assert_eq!(r(json!("")), Some("".into()));
+        assert_eq!(r(json!(42)), Some("42".into()));
+        assert_eq!(r(json!(-7)), Some("-7".into()));
+        assert_eq!(r(json!(1.5)), Some("1.5".into()));
+        assert_eq!(r(json!(true)), Some("true".into()));
+        assert_eq!(r(json!(false)), Some("false".into()));
+        assert_eq!(r(Value::Null), None);
+        assert_eq!(
+            r(json!(["a", "b c", 1, true, null, {"k": "v"}, [1, "x"]])),
+            Some("a,b c,1,true,null,{\"k\":\"v\"},[1,\"x\"]".into())
+        );
+        assert_eq!(r(json!([])), Some("".into()));
+        assert_eq!(
+            r(json!({"a": [1, 2], "b": "x"})),
+            Some("{\"a\":[1,2],\"b\":\"x\"}".into())
+        );
+        assert!(matches!(render(&json!("s")), Some(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn exposes_safely() {
+        assert_eq!(expose(None), Exposed::Empty);
+        assert_eq!(expose(Some(&Value::Null)), Exposed::Empty);
+        assert_eq!(
+            expose(Some(&json!("ok"))),
+            Exposed::Value(Cow::Borrowed("ok"))
+        );
+        for bad in [
+            "a\r\nX-Evil: 1",
+            "a\nb",
+            "nul\0",
+            "tab\t",
+            "del\x7f",
+            "\x1f",
+        ] {
+            assert_eq!(expose(Some(&json!(bad))), Exposed::Unsafe, "{bad:?}");
+            assert_eq!(expose(Some(&json!(["ok", bad]))), Exposed::Unsafe);
+        }
+        // Inside objects, serde_json escapes control characters, so compact JSON is safe.
+        assert_eq!(
+            expose(Some(&json!({"k": "a\nb"}))),
+            Exposed::Value(Cow::Owned("{\"k\":\"a\\nb\"}".into()))
+        );
+        assert_eq!(
+            expose(Some(&json!("é ünïcode"))),
+            Exposed::Value(Cow::Borrowed("é ünïcode"))
+        );
+    }
+}

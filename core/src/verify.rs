@@ -1,0 +1,156 @@
+//! Signature verification, in two stages so that a cache of verified tokens can sit between
+//! [`verify_signature`] and the claim checks.
+
+use crate::alg::{parse_alg_name, AlgSet};
+use crate::keys::KeySet;
+use crate::reason::Reason;
+use crate::token::{self, MAX_TOKEN_LEN};
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+/// A token whose signature verified with one of the configured keys.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub alg: Algorithm,
+    pub kid: Option<String>,
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+}
+
+impl Verified {
+    /// The claims set as compact JSON (`$jwt_payload`).
+    pub fn claims_json(&self) -> String {
+        serde_json::to_string(&self.claims).unwrap_or_default()
+    }
+}
+
+/// Why verification failed. `alg` and `kid` are for logging only; `kid` is truncated and
+/// sanitized (printable ASCII) so it can be logged as is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: Reason,
+    pub alg: Option<Algorithm>,
+    pub kid: Option<String>,
+}
+
+impl Failure {
+    fn new(reason: Reason) -> Failure {
+        Failure {
+            reason,
+            alg: None,
+            kid: None,
+        }
+    }
+}
+
+/// Longest `kid` kept in a [`Failure`].
+const LOG_KID_MAX: usize = 64;
+
+/// A JWS whose signature verified, payload still raw (it need not be JSON).
+#[derive(Clone, Debug)]
+pub struct VerifiedJws {
+    pub alg: Algorithm,
+    pub kid: Option<String>,
+    pub header: Map<String, Value>,
+    pub payload: Vec<u8>,
+}
+
+/// Verifies a compact JWT: size, syntax, header, algorithm, key selection, signature, and only
+/// then the claims set (a JSON object). `jwk`, `jku`, `x5u` and `x5c` headers are never used.
+pub fn verify_signature(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<Verified, Failure> {
+    // A JWT needs a claims set: refuse an empty payload before any crypto.
+    if token.len() <= MAX_TOKEN_LEN && token::split(token).is_some_and(|p| p.payload.is_empty()) {
+        return Err(Failure::new(Reason::Malformed));
+    }
+    let jws = verify_jws(token, keys, allowed)?;
+    let claims = match serde_json::from_slice::<Value>(&jws.payload) {
+        Ok(Value::Object(map)) => map,
+        _ => {
+            return Err(Failure {
+                reason: Reason::Malformed,
+                alg: Some(jws.alg),
+                kid: jws.kid.as_deref().map(log_kid),
+            })
+        }
+    };
+    Ok(Verified {
+        alg: jws.alg,
+        kid: jws.kid,
+        header: jws.header,
+        claims,
+    })
+}
+
+/// The JWS part of [`verify_signature`]: everything but parsing the payload as JSON. An empty
+/// payload is allowed here (plain JWS, e.g. test vectors).
+pub fn verify_jws(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<VerifiedJws, Failure> {
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(Failure::new(Reason::TooLarge));
+    }
+    let parts = token::split(token).ok_or(Failure::new(Reason::Malformed))?;
+    if parts.header.is_empty() {
+        return Err(Failure::new(Reason::Malformed));
+    }
+    let header = token::decode_json_object(parts.header).ok_or(Failure::new(Reason::Malformed))?;
+    let signature = token::b64url_decode(parts.signature).ok_or(Failure::new(Reason::Malformed))?;
+
+    let alg = match header.get("alg") {
+        Some(Value::String(name)) => parse_alg_name(name).ok(),
+        _ => None,
+    };
+    let alg = match alg {
+        Some(alg) if allowed.intersection(keys.algs()).contains(alg) => alg,
+        _ => return Err(Failure::new(Reason::AlgNotAllowed)),
+    };
+    let fail = |reason, kid: Option<&str>| Failure {
+        reason,
+        alg: Some(alg),
+        kid: kid.map(log_kid),
+    };
+    if header.contains_key("crit") {
+        return Err(fail(Reason::Crit, None));
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(fail(Reason::Malformed, None)),
+    };
+    let kid_ref = kid.as_deref();
+
+    {
+        let mut candidates = keys.candidates(alg, kid_ref).peekable();
+        if candidates.peek().is_none() {
+            let reason = match kid_ref {
+                Some(k) if !keys.has_kid(k) => Reason::UnknownKid,
+                _ => Reason::NoKey,
+            };
+            return Err(fail(reason, kid_ref));
+        }
+        if signature.is_empty()
+            || !candidates.any(|key| key.verify(alg, parts.signing_input, &signature))
+        {
+            return Err(fail(Reason::BadSignature, kid_ref));
+        }
+    }
+
+    let payload = token::b64url_decode(parts.payload).ok_or(fail(Reason::Malformed, kid_ref))?;
+    let kid = kid_ref.map(str::to_string);
+    Ok(VerifiedJws {
+        alg,
+        kid,
+        header,
+        payload,
+    })
+}
+
+/// `kid` made safe for a log line: at most 64 characters, printable ASCII, others as `?`.
+pub fn log_kid(kid: &str) -> String {
+    crate::sanitize(kid, LOG_KID_MAX)
+}
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

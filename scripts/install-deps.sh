@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages the build, the demo and the tests need (Debian/Ubuntu).
+# Idempotent: does nothing when everything is already present.
+set -euo pipefail
+pkgs=(libclang-dev clang libpcre2-dev libssl-dev zlib1g-dev pkg-config make perl openssl curl cmake)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,622 @@
+//! Configuration: the location-level settings of the gate, their directives and how they merge.
+//!
+//! Directives record what was written (`Option` = not set at this level); `merge` resolves
+//! inheritance as nginx users expect and then builds [`Gate`], the immutable per-location view
+//! the request path reads. Everything expensive (reading and parsing keys, compiling regexes)
+//! happens here, at configuration time.
+
+use std::ffi::{c_char, c_void};
+use std::sync::Arc;
+
+use auth_jwt_core::alg::{parse_alg_name, AlgSet};
+use auth_jwt_core::claims::Policy;
+use auth_jwt_core::keys::{self, Key, KeySet};
+use auth_jwt_core::rules::{parse_rule, ClaimRule};
+use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
+use ngx::ffi::{
+    ngx_command_t, ngx_conf_full_name, ngx_conf_t, ngx_http_compile_complex_value,
+    ngx_http_compile_complex_value_t, ngx_http_complex_value_t, ngx_parse_time, ngx_str_t,
+    NGX_ERROR, NGX_LOG_EMERG, NGX_LOG_WARN,
+};
+use ngx::http::{Merge, MergeConfigError};
+use ngx::ngx_conf_log_error;
+
+use crate::util::{bytes, conf_args, conf_mut};
+
+/// Where a directive was written, for errors reported after parsing (at merge time).
+#[derive(Clone, Debug)]
+pub struct ConfPos {
+    pub file: String,
+    pub line: usize,
+}
+
+impl ConfPos {
+    /// # Safety
+    /// `cf` must be the configuration being parsed.
+    unsafe fn of(cf: *mut ngx_conf_t) -> Self {
+        unsafe {
+            let cf = &*cf;
+            if cf.conf_file.is_null() {
+                return ConfPos { file: String::new(), line: 0 };
+            }
+            let f = &*cf.conf_file;
+            ConfPos {
+                file: String::from_utf8_lossy(bytes(&f.file.name)).into_owned(),
+                line: f.line,
+            }
+        }
+    }
+}
+
+/// A compiled nginx complex value (a string that may contain variables).
+#[derive(Clone, Copy)]
+pub struct ComplexValue(pub *mut ngx_http_complex_value_t);
+
+/// `auth_jwt_rs on | off | $variable`.
+#[derive(Clone, Copy)]
+pub enum Enable {
+    Off,
+    On,
+    Var(ComplexValue),
+}
+
+/// One place a token may come from (`auth_jwt_rs_token`).
+#[derive(Clone)]
+pub enum Source {
+    Bearer,
+    Cookie(ngx_str_t),
+    Header(ngx_str_t),
+    Arg(ngx_str_t),
+    Var(ComplexValue),
+}
+
+/// An authorization rule (SPEC §4).
+pub enum Rule {
+    /// `auth_jwt_rs_require $var ...`: every value non-empty and not "0".
+    Require { values: Vec<ComplexValue>, status: u16 },
+    /// `auth_jwt_rs_require_claim PATH OP ...`.
+    Claim(ClaimRule),
+}
+
+/// What the request path needs, resolved once per location at merge time.
+pub struct Gate {
+    pub keys: Arc<KeySet>,
+    pub algs: AlgSet,
+    pub policy: Policy,
+}
+
+#[derive(Default)]
+pub struct LocConf {
+    pub enable: Option<Enable>,
+    enable_pos: Option<ConfPos>,
+    pub realm: Option<ngx_str_t>,
+    pub sources: Option<Arc<Vec<Source>>>,
+    /// Keys read by this level's key directives (`None`: inherit).
+    pending_keys: Option<Vec<Key>>,
+    keys: Option<Arc<KeySet>>,
+    algorithms: Option<AlgSet>,
+    leeway: Option<u64>,
+    require_exp: Option<bool>,
+    issuers: Option<Vec<String>>,
+    audiences: Option<Vec<String>>,
+    pub rules: Option<Arc<Vec<Rule>>>,
+    pub login_url: Option<ComplexValue>,
+    /// Built by `merge`; `None` where the gate can never run (no keys anywhere).
+    pub gate: Option<Arc<Gate>>,
+    /// Set when merging failed; reported by `merge_loc_conf`.
+    pub merge_error: Option<String>,
+}
+
+/// Default token source (SPEC §1).
+pub fn default_sources() -> Vec<Source> {
+    vec![Source::Bearer]
+}
+
+impl Merge for LocConf {
+    fn merge(&mut self, prev: &LocConf) -> Result<(), MergeConfigError> {
+        if self.enable.is_none() {
+            self.enable = prev.enable;
+            self.enable_pos = prev.enable_pos.clone();
+        }
+        if self.realm.is_none() {
+            self.realm = prev.realm;
+        }
+        if self.sources.is_none() {
+            self.sources = prev.sources.clone();
+        }
+        match self.pending_keys.take() {
+            Some(k) => self.keys = Some(Arc::new(KeySet::new(k))),
+            None => self.keys = prev.keys.clone(),
+        }
+        if self.algorithms.is_none() {
+            self.algorithms = prev.algorithms;
+        }
+        if self.leeway.is_none() {
+            self.leeway = prev.leeway;
+        }
+        if self.require_exp.is_none() {
+            self.require_exp = prev.require_exp;
+        }
+        if self.issuers.is_none() {
+            self.issuers = prev.issuers.clone();
+        }
+        if self.audiences.is_none() {
+            self.audiences = prev.audiences.clone();
+        }
+        if self.rules.is_none() {
+            self.rules = prev.rules.clone();
+        }
+        if self.login_url.is_none() {
+            self.login_url = prev.login_url;
+        }
+
+        let enabled = matches!(self.enable, Some(Enable::On) | Some(Enable::Var(_)));
+        let keys = match &self.keys {
+            Some(k) if !k.is_empty() => k.clone(),
+            _ => {
+                if enabled {
+                    self.merge_error = Some(self.at_enable(
+                        "\"auth_jwt_rs\" is enabled but no key source is configured \
+                         (auth_jwt_rs_key_file or auth_jwt_rs_secret_file)",
+                    ));
+                    return Err(MergeConfigError::NoValue);
+                }
+                self.gate = None;
+                return Ok(());
+            }
+        };
+        let algs = match self.algorithms {
+            Some(a) => a.intersection(keys.algs()),
+            None => keys.algs(),
+        };
+        if algs.is_empty() && enabled {
+            self.merge_error = Some(self.at_enable(
+                "none of the algorithms in \"auth_jwt_rs_algorithms\" can be verified by the \
+                 configured keys",
+            ));
+            return Err(MergeConfigError::NoValue);
+        }
+        let policy = Policy {
+            leeway: self.leeway.unwrap_or(0),
+            require_exp: self.require_exp.unwrap_or(true),
+            issuers: self.issuers.clone().unwrap_or_default(),
+            audiences: self.audiences.clone().unwrap_or_default(),
+        };
+        self.gate = Some(Arc::new(Gate { keys, algs, policy }));
+        Ok(())
+    }
+}
+
+impl LocConf {
+    fn at_enable(&self, msg: &str) -> String {
+        match &self.enable_pos {
+            Some(p) => format!("{msg} in {}:{}", p.file, p.line),
+            None => msg.to_string(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directive setters. Each returns NGX_CONF_OK, NGX_CONF_ERROR after logging, or a static string
+// that nginx turns into `"<directive>" directive <string>`.
+
+const IS_DUPLICATE: *mut c_char = c"is duplicate".as_ptr() as *mut c_char;
+
+fn arg_str(a: &ngx_str_t) -> String {
+    String::from_utf8_lossy(bytes(a)).into_owned()
+}
+
+/// Compiles `value` as an nginx complex value in the cycle pool.
+///
+/// # Safety
+/// `cf` must be the configuration being parsed; `value` lives in the cycle pool.
+unsafe fn compile_complex(cf: *mut ngx_conf_t, value: &ngx_str_t) -> Option<ComplexValue> {
+    unsafe {
+        let pool = (*cf).pool;
+        let cv = ngx::ffi::ngx_pcalloc(pool, std::mem::size_of::<ngx_http_complex_value_t>())
+            as *mut ngx_http_complex_value_t;
+        if cv.is_null() {
+            return None;
+        }
+        let mut value = *value;
+        let mut ccv: ngx_http_compile_complex_value_t = std::mem::zeroed();
+        ccv.cf = cf;
+        ccv.value = &mut value;
+        ccv.complex_value = cv;
+        if ngx_http_compile_complex_value(&mut ccv) != 0 {
+            return None;
+        }
+        Some(ComplexValue(cv))
+    }
+}
+
+/// Reads a file named in the configuration, relative to the configuration prefix.
+///
+/// # Safety
+/// `cf` must be the configuration being parsed.
+unsafe fn read_conf_file(cf: *mut ngx_conf_t, name: &ngx_str_t) -> Result<(String, Vec<u8>), String> {
+    let mut full = *name;
+    // SAFETY: ngx_conf_full_name allocates the absolute name in the cycle pool.
+    if unsafe { ngx_conf_full_name((*cf).cycle, &mut full, 1) } == NGX_ERROR as isize {
+        return Err("cannot resolve file name".into());
+    }
+    let path = String::from_utf8_lossy(bytes(&full)).into_owned();
+    match std::fs::read(&path) {
+        Ok(b) => Ok((path, b)),
+        Err(e) => Err(format!("cannot read \"{path}\": {e}")),
+    }
+}
+
+pub extern "C" fn cmd_set_enable(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.enable.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    let v = &args[1];
+    let e = match bytes(v) {
+        b"on" => Enable::On,
+        b"off" => Enable::Off,
+        b if b.first() == Some(&b'$') => match unsafe { compile_complex(cf, v) } {
+            Some(cv) => Enable::Var(cv),
+            None => return NGX_CONF_ERROR,
+        },
+        _ => {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "invalid value \"{}\" in \"auth_jwt_rs\", it must be \"on\", \"off\" or a variable",
+                arg_str(v)
+            );
+            return NGX_CONF_ERROR;
+        }
+    };
+    lc.enable = Some(e);
+    lc.enable_pos = Some(unsafe { ConfPos::of(cf) });
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_realm(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.realm.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    let realm = bytes(&args[1]);
+    // The realm is written inside a quoted-string of WWW-Authenticate.
+    if realm.iter().any(|&c| c == b'"' || c == b'\\' || c < 0x20 || c == 0x7f) {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "\"auth_jwt_rs_realm\" must not contain double quotes, backslashes or control characters"
+        );
+        return NGX_CONF_ERROR;
+    }
+    lc.realm = Some(args[1]);
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_token(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.sources.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    let mut sources = Vec::with_capacity(args.len() - 1);
+    for a in &args[1..] {
+        let b = bytes(a);
+        let named = |prefix: &[u8]| -> Option<ngx_str_t> {
+            let rest = b.strip_prefix(prefix)?;
+            if rest.is_empty()
+                || !rest.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+            {
+                return None;
+            }
+            Some(ngx_str_t { len: rest.len(), data: unsafe { a.data.add(prefix.len()) } })
+        };
+        let src = if b == b"bearer" {
+            Source::Bearer
+        } else if b.starts_with(b"cookie=") {
+            match named(b"cookie=") {
+                Some(n) => Source::Cookie(n),
+                None => return bad_source(cf, a),
+            }
+        } else if b.starts_with(b"header=") {
+            match named(b"header=") {
+                Some(n) => Source::Header(n),
+                None => return bad_source(cf, a),
+            }
+        } else if b.starts_with(b"arg=") {
+            match named(b"arg=") {
+                Some(n) => Source::Arg(n),
+                None => return bad_source(cf, a),
+            }
+        } else if b.len() > 1 && b[0] == b'$' {
+            match unsafe { compile_complex(cf, a) } {
+                Some(cv) => Source::Var(cv),
+                None => return NGX_CONF_ERROR,
+            }
+        } else {
+            return bad_source(cf, a);
+        };
+        sources.push(src);
+    }
+    lc.sources = Some(Arc::new(sources));
+    NGX_CONF_OK
+}
+
+fn bad_source(cf: *mut ngx_conf_t, a: &ngx_str_t) -> *mut c_char {
+    ngx_conf_log_error!(
+        NGX_LOG_EMERG,
+        cf,
+        "invalid token source \"{}\" in \"auth_jwt_rs_token\", expected bearer, cookie=NAME, \
+         header=NAME, arg=NAME or a $variable",
+        arg_str(a)
+    );
+    NGX_CONF_ERROR
+}
+
+pub extern "C" fn cmd_add_key_file(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    add_key(cf, conf, |b| keys::parse_key_file(b).map(|l| (l.keys, l.warnings)))
+}
+
+pub extern "C" fn cmd_add_secret_file(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    add_key(cf, conf, |b| keys::secret_key(b).map(|k| (vec![k], Vec::new())))
+}
+
+type KeyParser = fn(&[u8]) -> Result<(Vec<Key>, Vec<String>), keys::KeyError>;
+
+fn add_key(cf: *mut ngx_conf_t, conf: *mut c_void, parse: KeyParser) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    let args = unsafe { conf_args(cf) };
+    let (path, data) = match unsafe { read_conf_file(cf, &args[1]) } {
+        Ok(v) => v,
+        Err(e) => {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "auth_jwt_rs: {e}");
+            return NGX_CONF_ERROR;
+        }
+    };
+    match parse(&data) {
+        Ok((keys, warnings)) => {
+            for w in warnings {
+                ngx_conf_log_error!(NGX_LOG_WARN, cf, "auth_jwt_rs: key file \"{path}\": {w}");
+            }
+            lc.pending_keys.get_or_insert_with(Vec::new).extend(keys);
+            NGX_CONF_OK
+        }
+        Err(e) => {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "auth_jwt_rs: key file \"{path}\": {e}");
+            NGX_CONF_ERROR
+        }
+    }
+}
+
+pub extern "C" fn cmd_set_algorithms(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.algorithms.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    let mut set = AlgSet::EMPTY;
+    for a in &args[1..] {
+        match parse_alg_name(&arg_str(a)) {
+            Ok(alg) => set.insert(alg),
+            Err(e) => {
+                ngx_conf_log_error!(NGX_LOG_EMERG, cf, "auth_jwt_rs_algorithms: {e}");
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+    lc.algorithms = Some(set);
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_leeway(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.leeway.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    let mut v = args[1];
+    let secs = unsafe { ngx_parse_time(&mut v, 1) };
+    if secs < 0 {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "invalid value \"{}\" in \"auth_jwt_rs_leeway\"",
+            arg_str(&args[1])
+        );
+        return NGX_CONF_ERROR;
+    }
+    lc.leeway = Some(secs as u64);
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_require_exp(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.require_exp.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    lc.require_exp = match bytes(&args[1]) {
+        b"on" => Some(true),
+        b"off" => Some(false),
+        _ => {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "invalid value \"{}\" in \"auth_jwt_rs_require_exp\", it must be \"on\" or \"off\"",
+                arg_str(&args[1])
+            );
+            return NGX_CONF_ERROR;
+        }
+    };
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_issuer(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.issuers.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    lc.issuers = Some(args[1..].iter().map(arg_str).collect());
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_audience(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.audiences.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    lc.audiences = Some(args[1..].iter().map(arg_str).collect());
+    NGX_CONF_OK
+}
+
+/// Splits a trailing `error=CODE` off directive arguments.
+fn split_error_code(args: &[ngx_str_t]) -> Result<(&[ngx_str_t], u16), String> {
+    if let Some((last, rest)) = args.split_last() {
+        if let Some(code) = bytes(last).strip_prefix(b"error=") {
+            return match code {
+                b"401" => Ok((rest, 401)),
+                b"403" => Ok((rest, 403)),
+                _ => Err(format!("invalid \"{}\", the code must be 401 or 403", arg_str(last))),
+            };
+        }
+    }
+    Ok((args, 403))
+}
+
+/// Rules are collected per level: a level that sets any rule replaces the enclosing level's.
+fn push_rule(lc: &mut LocConf, rule: Rule) {
+    match &mut lc.rules {
+        Some(r) => match Arc::get_mut(r) {
+            Some(v) => v.push(rule),
+            None => lc.rules = Some(Arc::new(vec![rule])),
+        },
+        None => lc.rules = Some(Arc::new(vec![rule])),
+    }
+}
+
+pub extern "C" fn cmd_add_require(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    let args = unsafe { conf_args(cf) };
+    let (vals, status) = match split_error_code(&args[1..]) {
+        Ok(v) => v,
+        Err(e) => {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "auth_jwt_rs_require: {e}");
+            return NGX_CONF_ERROR;
+        }
+    };
+    if vals.is_empty() {
+        ngx_conf_log_error!(NGX_LOG_EMERG, cf, "auth_jwt_rs_require: no variable given");
+        return NGX_CONF_ERROR;
+    }
+    let mut values = Vec::with_capacity(vals.len());
+    for v in vals {
+        if bytes(v).first() != Some(&b'$') {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "auth_jwt_rs_require: \"{}\" is not a variable",
+                arg_str(v)
+            );
+            return NGX_CONF_ERROR;
+        }
+        match unsafe { compile_complex(cf, v) } {
+            Some(cv) => values.push(cv),
+            None => return NGX_CONF_ERROR,
+        }
+    }
+    push_rule(lc, Rule::Require { values, status });
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_add_require_claim(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    let args = unsafe { conf_args(cf) };
+    let owned: Vec<String> = args[1..].iter().map(arg_str).collect();
+    let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+    match parse_rule(&refs) {
+        Ok(rule) => {
+            push_rule(lc, Rule::Claim(rule));
+            NGX_CONF_OK
+        }
+        Err(e) => {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "auth_jwt_rs_require_claim: {e}");
+            NGX_CONF_ERROR
+        }
+    }
+}
+
+pub extern "C" fn cmd_set_login_url(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.login_url.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    if args[1].len == 0 {
+        ngx_conf_log_error!(NGX_LOG_EMERG, cf, "\"auth_jwt_rs_login_url\" must not be empty");
+        return NGX_CONF_ERROR;
+    }
+    match unsafe { compile_complex(cf, &args[1]) } {
+        Some(cv) => {
+            lc.login_url = Some(cv);
+            NGX_CONF_OK
+        }
+        None => NGX_CONF_ERROR,
+    }
+}

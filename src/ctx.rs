@@ -1,0 +1,104 @@
+//! The per-request outcome of the gate, read by the variables.
+//!
+//! nginx wipes module contexts on internal redirects (`error_page`, `try_files`, named locations)
+//! while keeping the request pool, so the context lives in a pool cleanup record: it is found
+//! again after a redirect, and its `Drop` runs when the request ends.
+
+use std::ffi::c_void;
+use std::ptr;
+
+use auth_jwt_core::verify::Verified;
+use ngx::ffi::{ngx_http_request_t, ngx_pool_cleanup_add};
+use ngx::http::HttpModule;
+
+use crate::Module;
+
+/// `$jwt_status` values (SPEC §5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JwtStatus {
+    Ok,
+    Missing,
+    Invalid,
+    Forbidden,
+    FallbackOk,
+    FallbackDenied,
+    Error,
+}
+
+impl JwtStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JwtStatus::Ok => "ok",
+            JwtStatus::Missing => "missing",
+            JwtStatus::Invalid => "invalid",
+            JwtStatus::Forbidden => "forbidden",
+            JwtStatus::FallbackOk => "fallback_ok",
+            JwtStatus::FallbackDenied => "fallback_denied",
+            JwtStatus::Error => "error",
+        }
+    }
+}
+
+pub struct Ctx {
+    owner: *mut ngx_http_request_t,
+    pub status: Option<JwtStatus>,
+    pub reason: Option<&'static str>,
+    pub verified: Option<Verified>,
+}
+
+type Cleanup = unsafe extern "C" fn(*mut c_void);
+
+/// The one pointer value written into, and compared with, pool cleanup records.
+static DROP_CTX: Cleanup = drop_ctx;
+
+unsafe extern "C" fn drop_ctx(data: *mut c_void) {
+    // SAFETY: data is the Ctx written by `get_or_create`, dropped once with the pool.
+    unsafe { ptr::drop_in_place(data.cast::<Ctx>()) }
+}
+
+fn slot(r: *mut ngx_http_request_t) -> *mut *mut c_void {
+    // SAFETY: r->ctx has one slot per HTTP module; our ctx_index is valid after init.
+    unsafe { (*r).ctx.add(Module::module().ctx_index) }
+}
+
+/// The context of `r`, if the gate (or a verify endpoint) ran for it.
+pub fn find<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
+    // SAFETY: the slot holds null or a Ctx we installed; the pool outlives every use.
+    unsafe {
+        let p = *slot(r) as *mut Ctx;
+        if !p.is_null() {
+            return Some(&mut *p);
+        }
+        let mut c = (*(*r).pool).cleanup;
+        while !c.is_null() {
+            if (*c).handler.is_some_and(|h| std::ptr::fn_addr_eq(h, DROP_CTX)) {
+                let ctx = (*c).data as *mut Ctx;
+                if (*ctx).owner == r {
+                    *slot(r) = ctx.cast();
+                    return Some(&mut *ctx);
+                }
+            }
+            c = (*c).next;
+        }
+        None
+    }
+}
+
+/// The context of `r`, created empty if there is none; `None` only when out of memory.
+pub fn get_or_create<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
+    if let Some(c) = find(r) {
+        return Some(c);
+    }
+    // SAFETY: the cleanup record owns a Ctx-sized block in the request pool.
+    unsafe {
+        let cln = ngx_pool_cleanup_add((*r).pool, std::mem::size_of::<Ctx>());
+        if cln.is_null() {
+            return None;
+        }
+        let ctx = (*cln).data as *mut Ctx;
+        ptr::write(ctx, Ctx { owner: r, status: None, reason: None, verified: None });
+        (*cln).handler = Some(DROP_CTX);
+        *slot(r) = ctx.cast();
+        Some(&mut *ctx)
+    }
+}

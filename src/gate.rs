@@ -1,0 +1,335 @@
+//! The gate: the access-phase handler and the decision it shares with `auth_jwt_rs_verify`.
+
+use auth_jwt_core::alg::alg_name;
+use auth_jwt_core::reason::Reason;
+use auth_jwt_core::verify::{verify_signature, Failure};
+use ngx::ffi::{
+    ngx_http_request_t, ngx_int_t, ngx_list_push, ngx_table_elt_t, ngx_uint_t, NGX_DECLINED,
+    NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_MOVED_TEMPORARILY, NGX_LOG_INFO, NGX_OK,
+};
+use ngx::http::HttpModuleLocationConf;
+
+use crate::conf::{default_sources, Enable, Gate, LocConf, Rule};
+use crate::ctx::{self, JwtStatus};
+use crate::token_source::{complex_value, find_token};
+use crate::util::{self, bytes, guard, pool_str};
+use crate::Module;
+
+/// What the gate decided for a request.
+pub enum Decision {
+    Allow,
+    /// No token in any source: 401 with a bare challenge.
+    Missing,
+    /// Token present but not acceptable: 401 `invalid_token`.
+    Invalid(Reason),
+    /// Authenticated, but an authorization rule failed: its status (401 or 403).
+    Forbidden(u16),
+    /// Server-side failure: 500.
+    Error,
+}
+
+/// Access-phase handler (registered in postconfiguration).
+pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    let (log, _) = util::request_log(r);
+    guard(log, NGX_ERROR as ngx_int_t, || access(r))
+}
+
+fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: nginx calls phase handlers with a live request.
+    let req = unsafe { ngx::http::Request::from_ngx_http_request(r) };
+    let Some(lc) = Module::location_conf(req) else {
+        return NGX_DECLINED as ngx_int_t;
+    };
+    if !gate_enabled(r, lc) {
+        return NGX_DECLINED as ngx_int_t;
+    }
+    let Some(gate) = lc.gate.as_deref() else {
+        // Merge guarantees keys wherever the gate can be on; fail closed regardless.
+        return respond(r, lc, Decision::Error);
+    };
+    let decision = decide(r, lc, gate);
+    respond(r, lc, decision)
+}
+
+/// `auth_jwt_rs on|off|$var` for this request.
+fn gate_enabled(r: *mut ngx_http_request_t, lc: &LocConf) -> bool {
+    match lc.enable {
+        None | Some(Enable::Off) => false,
+        Some(Enable::On) => true,
+        Some(Enable::Var(cv)) => match complex_value(r, cv) {
+            Some(v) => !(v.is_empty() || v == b"0" || v == b"off"),
+            // Evaluation failure (out of memory): fail closed.
+            None => true,
+        },
+    }
+}
+
+/// Runs the gate for `r` and records the outcome in the request context.
+pub fn decide(r: *mut ngx_http_request_t, lc: &LocConf, gate: &Gate) -> Decision {
+    let Some(ctx) = ctx::get_or_create(r) else {
+        return Decision::Error;
+    };
+    ctx.verified = None;
+    ctx.reason = None;
+
+    let defaults;
+    let sources = match &lc.sources {
+        Some(s) => s.as_slice(),
+        None => {
+            defaults = default_sources();
+            &defaults
+        }
+    };
+    let Some(token) = find_token(r, sources) else {
+        ctx.status = Some(JwtStatus::Missing);
+        ctx.reason = Some(Reason::Missing.as_str());
+        return Decision::Missing;
+    };
+
+    let verified = match verify_signature(token, &gate.keys, gate.algs) {
+        Ok(v) => v,
+        Err(f) => {
+            log_rejection(r, &f);
+            ctx.status = Some(JwtStatus::Invalid);
+            ctx.reason = Some(f.reason.as_str());
+            return Decision::Invalid(f.reason);
+        }
+    };
+    if let Err(reason) = gate.policy.check(&verified.claims, now()) {
+        log_rejection(
+            r,
+            &Failure { reason, alg: Some(verified.alg), kid: verified.kid.clone() },
+        );
+        ctx.status = Some(JwtStatus::Invalid);
+        ctx.reason = Some(reason.as_str());
+        return Decision::Invalid(reason);
+    }
+    ctx.status = Some(JwtStatus::Ok);
+    ctx.verified = Some(verified);
+
+    // Rules run after the claims are in the context: `auth_jwt_rs_require` values may use them.
+    if let Some(status) = failed_rule(r, lc) {
+        let ctx = ctx::find(r);
+        if let Some(ctx) = ctx {
+            ctx.status = Some(JwtStatus::Forbidden);
+            ctx.reason = Some(Reason::Rule.as_str());
+            let (log, addr) = util::request_log(r);
+            let (alg, kid) = match &ctx.verified {
+                Some(v) => (alg_name(v.alg), v.kid.as_deref().unwrap_or("")),
+                None => ("", ""),
+            };
+            util::log(
+                log,
+                NGX_LOG_INFO as ngx_uint_t,
+                &format!(
+                    "auth_jwt_rs: token does not satisfy an authorization rule (alg: {alg}, \
+                     kid: \"{}\"), client: {addr}",
+                    printable(kid)
+                ),
+            );
+        }
+        return Decision::Forbidden(status);
+    }
+    Decision::Allow
+}
+
+/// The status of the first failing authorization rule, if any.
+fn failed_rule(r: *mut ngx_http_request_t, lc: &LocConf) -> Option<u16> {
+    let rules = lc.rules.as_deref()?;
+    for rule in rules {
+        match rule {
+            Rule::Require { values, status } => {
+                for cv in values {
+                    match complex_value(r, *cv) {
+                        Some(v) if !v.is_empty() && v != b"0" => {}
+                        _ => return Some(*status),
+                    }
+                }
+            }
+            Rule::Claim(c) => {
+                let ok = ctx::find(r)
+                    .and_then(|ctx| ctx.verified.as_ref())
+                    .is_some_and(|v| c.check(&v.claims));
+                if !ok {
+                    return Some(c.status);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn now() -> u64 {
+    // SAFETY: ngx_cached_time always points to a valid time slot in a running worker.
+    let sec = unsafe { (*ngx::ffi::ngx_cached_time).sec };
+    sec.max(0) as u64
+}
+
+/// Keeps only printable ASCII of a client-supplied value for logs.
+fn printable(s: &str) -> String {
+    s.chars().take(64).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
+}
+
+fn log_rejection(r: *mut ngx_http_request_t, f: &Failure) {
+    let (log, addr) = util::request_log(r);
+    let alg = f.alg.map(alg_name).unwrap_or("-");
+    let kid = f.kid.as_deref().map(printable);
+    let kid = kid.as_deref().unwrap_or("-");
+    util::log(
+        log,
+        NGX_LOG_INFO as ngx_uint_t,
+        &format!(
+            "auth_jwt_rs: token rejected: {} (alg: {alg}, kid: \"{kid}\"), client: {addr}",
+            f.reason.as_str()
+        ),
+    );
+}
+
+/// Turns a decision into the phase handler's return value, setting headers as needed.
+pub fn respond(r: *mut ngx_http_request_t, lc: &LocConf, d: Decision) -> ngx_int_t {
+    match d {
+        Decision::Allow => NGX_OK as ngx_int_t,
+        Decision::Missing | Decision::Invalid(_) if login_redirect(r, lc) => {
+            NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t
+        }
+        Decision::Missing => challenge(r, lc, 401, None),
+        Decision::Invalid(reason) => challenge(r, lc, 401, Some(reason)),
+        Decision::Forbidden(401) => challenge(r, lc, 401, Some(Reason::Rule)),
+        Decision::Forbidden(status) => challenge(r, lc, status, None),
+        Decision::Error => {
+            if let Some(ctx) = ctx::get_or_create(r) {
+                ctx.status = Some(JwtStatus::Error);
+                ctx.reason = Some(Reason::Internal.as_str());
+            }
+            500
+        }
+    }
+}
+
+/// The `WWW-Authenticate` value for a response (SPEC §1, §9).
+pub fn challenge_value(realm: Option<&[u8]>, status: u16, reason: Option<Reason>) -> Vec<u8> {
+    let mut v = b"Bearer".to_vec();
+    let mut params: Vec<Vec<u8>> = Vec::new();
+    if let Some(realm) = realm {
+        let mut p = b"realm=\"".to_vec();
+        p.extend_from_slice(realm);
+        p.push(b'"');
+        params.push(p);
+    }
+    match (status, reason) {
+        (401, Some(reason)) => {
+            params.push(b"error=\"invalid_token\"".to_vec());
+            params.push(format!("error_description=\"{}\"", reason.description()).into_bytes());
+        }
+        (403, _) => params.push(b"error=\"insufficient_scope\"".to_vec()),
+        _ => {}
+    }
+    for (i, p) in params.iter().enumerate() {
+        v.extend_from_slice(if i == 0 { b" " } else { b", " });
+        v.extend_from_slice(p);
+    }
+    v
+}
+
+fn challenge(
+    r: *mut ngx_http_request_t,
+    lc: &LocConf,
+    status: u16,
+    reason: Option<Reason>,
+) -> ngx_int_t {
+    let value = challenge_value(lc.realm.as_ref().map(bytes), status, reason);
+    if set_www_authenticate(r, &value).is_none() {
+        return NGX_ERROR as ngx_int_t;
+    }
+    status as ngx_int_t
+}
+
+/// Sets `r->headers_out.www_authenticate` the way nginx's auth_basic does, so the challenge
+/// survives `error_page` and is copied by `auth_request`.
+pub fn set_www_authenticate(r: *mut ngx_http_request_t, value: &[u8]) -> Option<()> {
+    // SAFETY: r is live; the header element and its value are allocated in the request pool.
+    unsafe {
+        let old = (*r).headers_out.www_authenticate;
+        if !old.is_null() {
+            (*old).hash = 0;
+        }
+        let v = pool_str((*r).pool, value)?;
+        let h = ngx_list_push(&mut (*r).headers_out.headers) as *mut ngx_table_elt_t;
+        if h.is_null() {
+            return None;
+        }
+        (*h).hash = 1;
+        (*h).next = std::ptr::null_mut();
+        (*h).key = ngx::ngx_string!("WWW-Authenticate");
+        (*h).value = v;
+        (*h).lowcase_key = std::ptr::null_mut();
+        (*r).headers_out.www_authenticate = h;
+        Some(())
+    }
+}
+
+/// SPEC §1: a browser navigation (GET/HEAD accepting text/html) without a valid token is sent
+/// to `auth_jwt_rs_login_url` instead of receiving the 401.
+fn login_redirect(r: *mut ngx_http_request_t, lc: &LocConf) -> bool {
+    let Some(cv) = lc.login_url else {
+        return false;
+    };
+    // SAFETY: r is live; headers and method are parsed.
+    unsafe {
+        let m = (*r).method as u32;
+        if m != NGX_HTTP_GET && m != NGX_HTTP_HEAD {
+            return false;
+        }
+        if !accepts_html(r) {
+            return false;
+        }
+        let Some(url) = complex_value(r, cv) else {
+            return false;
+        };
+        if url.is_empty() || url.iter().any(|&c| c < 0x20 || c == 0x7f) {
+            return false;
+        }
+        let Some(v) = pool_str((*r).pool, url) else {
+            return false;
+        };
+        let h = ngx_list_push(&mut (*r).headers_out.headers) as *mut ngx_table_elt_t;
+        if h.is_null() {
+            return false;
+        }
+        (*h).hash = 1;
+        (*h).next = std::ptr::null_mut();
+        (*h).key = ngx::ngx_string!("Location");
+        (*h).value = v;
+        (*h).lowcase_key = std::ptr::null_mut();
+        // nginx's special response handler takes the redirect target from here.
+        if !(*r).headers_out.location.is_null() {
+            (*(*r).headers_out.location).hash = 0;
+        }
+        (*r).headers_out.location = h;
+        true
+    }
+}
+
+/// Whether any `Accept` header lists `text/html`.
+fn accepts_html(r: *mut ngx_http_request_t) -> bool {
+    // SAFETY: walks the request's header list.
+    unsafe {
+        let mut part = &(*r).headers_in.headers.part as *const ngx::ffi::ngx_list_part_t;
+        while !part.is_null() {
+            let elts = (*part).elts as *const ngx_table_elt_t;
+            for i in 0..(*part).nelts {
+                let h = &*elts.add(i);
+                if h.hash != 0
+                    && bytes(&h.key).eq_ignore_ascii_case(b"accept")
+                    && bytes(&h.value)
+                        .windows(9)
+                        .any(|w| w.eq_ignore_ascii_case(b"text/html"))
+                {
+                    return true;
+                }
+            }
+            part = (*part).next;
+        }
+        false
+    }
+}

@@ -1,0 +1,151 @@
+//! auth_jwt_rs: an NGINX module that validates JWTs in the access phase.
+//!
+//! This crate is the nginx glue; the JWT logic (keys, verification, claims, rules) lives in
+//! `auth_jwt_core`, which has no nginx symbols and is unit-tested on its own.
+
+use std::ptr::{addr_of, addr_of_mut, null_mut};
+
+use ngx::core::Status;
+use ngx::ffi::{
+    ngx_array_push, ngx_command_t, ngx_conf_t, ngx_http_handler_pt, ngx_http_module_t,
+    ngx_http_phases_NGX_HTTP_ACCESS_PHASE, ngx_int_t, ngx_module_t, ngx_uint_t, NGX_CONF_1MORE,
+    NGX_CONF_2MORE, NGX_CONF_FLAG, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_HTTP_LMT_CONF,
+    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET,
+    NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
+};
+use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, Merge, NgxHttpCoreModule};
+use ngx::ngx_string;
+
+mod conf;
+mod ctx;
+mod gate;
+mod token_source;
+mod util;
+mod variables;
+
+use conf::LocConf;
+
+/// Marker type binding the module's configuration and hooks.
+pub struct Module;
+
+impl HttpModule for Module {
+    fn module() -> &'static ngx_module_t {
+        // SAFETY: the static is initialised at load time and only read afterwards.
+        unsafe { &*addr_of!(ngx_http_auth_jwt_rs_module) }
+    }
+
+    unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+        match unsafe { variables::register(cf) } {
+            Ok(()) => Status::NGX_OK.into(),
+            Err(()) => Status::NGX_ERROR.into(),
+        }
+    }
+
+    unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+        let cf = unsafe { &mut *cf };
+        let Some(cmcf) = NgxHttpCoreModule::main_conf_mut(cf) else {
+            return Status::NGX_ERROR.into();
+        };
+        let h = unsafe {
+            ngx_array_push(&mut cmcf.phases[ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize].handlers)
+        } as *mut ngx_http_handler_pt;
+        if h.is_null() {
+            return Status::NGX_ERROR.into();
+        }
+        unsafe { *h = Some(gate::access_handler) };
+        Status::NGX_OK.into()
+    }
+
+    unsafe extern "C" fn merge_loc_conf(
+        cf: *mut ngx_conf_t,
+        prev: *mut std::ffi::c_void,
+        conf: *mut std::ffi::c_void,
+    ) -> *mut std::ffi::c_char {
+        let prev = unsafe { &*(prev as *const LocConf) };
+        let conf = unsafe { &mut *(conf as *mut LocConf) };
+        let log = unsafe { (*cf).log };
+        util::guard(log, ngx::core::NGX_CONF_ERROR, || match conf.merge(prev) {
+            Ok(()) => ngx::core::NGX_CONF_OK,
+            Err(_) => {
+                let msg = conf.merge_error.take().unwrap_or_else(|| "invalid configuration".into());
+                util::log(log, NGX_LOG_EMERG as ngx_uint_t, &msg);
+                ngx::core::NGX_CONF_ERROR
+            }
+        })
+    }
+}
+
+unsafe impl HttpModuleLocationConf for Module {
+    type LocationConf = LocConf;
+}
+
+const MSL: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
+
+macro_rules! command {
+    ($name:literal, $type:expr, $set:expr) => {
+        command!($name, $type, $set, NGX_HTTP_LOC_CONF_OFFSET)
+    };
+    ($name:literal, $type:expr, $set:expr, $conf:expr) => {
+        ngx_command_t {
+            name: ngx_string!($name),
+            type_: ($type) as ngx_uint_t,
+            set: Some($set),
+            conf: $conf,
+            offset: 0,
+            post: null_mut(),
+        }
+    };
+}
+
+static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 16] = [
+    command!("auth_jwt_rs", MSL | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1, conf::cmd_set_enable),
+    command!("auth_jwt_rs_realm", MSL | NGX_CONF_TAKE1, conf::cmd_set_realm),
+    command!("auth_jwt_rs_token", MSL | NGX_CONF_1MORE, conf::cmd_set_token),
+    command!("auth_jwt_rs_key_file", MSL | NGX_CONF_TAKE1, conf::cmd_add_key_file),
+    command!("auth_jwt_rs_secret_file", MSL | NGX_CONF_TAKE1, conf::cmd_add_secret_file),
+    command!("auth_jwt_rs_algorithms", MSL | NGX_CONF_1MORE, conf::cmd_set_algorithms),
+    command!("auth_jwt_rs_leeway", MSL | NGX_CONF_TAKE1, conf::cmd_set_leeway),
+    command!("auth_jwt_rs_require_exp", MSL | NGX_CONF_FLAG, conf::cmd_set_require_exp),
+    command!("auth_jwt_rs_issuer", MSL | NGX_CONF_1MORE, conf::cmd_set_issuer),
+    command!("auth_jwt_rs_audience", MSL | NGX_CONF_1MORE, conf::cmd_set_audience),
+    command!("auth_jwt_rs_require", MSL | NGX_CONF_1MORE, conf::cmd_add_require),
+    command!("auth_jwt_rs_require_claim", MSL | NGX_CONF_2MORE, conf::cmd_add_require_claim),
+    command!("auth_jwt_rs_login_url", MSL | NGX_CONF_TAKE1, conf::cmd_set_login_url),
+    command!(
+        "auth_jwt_rs_claim_set",
+        NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2,
+        variables::cmd_claim_set,
+        NGX_HTTP_MAIN_CONF_OFFSET
+    ),
+    command!(
+        "auth_jwt_rs_header_set",
+        NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2,
+        variables::cmd_header_set,
+        NGX_HTTP_MAIN_CONF_OFFSET
+    ),
+    ngx_command_t::empty(),
+];
+
+static NGX_HTTP_AUTH_JWT_RS_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
+    preconfiguration: Some(Module::preconfiguration),
+    postconfiguration: Some(Module::postconfiguration),
+    create_main_conf: None,
+    init_main_conf: None,
+    create_srv_conf: None,
+    merge_srv_conf: None,
+    create_loc_conf: Some(Module::create_loc_conf),
+    merge_loc_conf: Some(Module::merge_loc_conf),
+};
+
+#[cfg(feature = "export-modules")]
+ngx::ngx_modules!(ngx_http_auth_jwt_rs_module);
+
+#[used]
+#[allow(non_upper_case_globals)]
+#[cfg_attr(not(feature = "export-modules"), no_mangle)]
+pub static mut ngx_http_auth_jwt_rs_module: ngx_module_t = ngx_module_t {
+    ctx: addr_of!(NGX_HTTP_AUTH_JWT_RS_MODULE_CTX) as _,
+    commands: unsafe { addr_of_mut!(NGX_HTTP_AUTH_JWT_RS_COMMANDS[0]) },
+    type_: NGX_HTTP_MODULE as _,
+    ..ngx_module_t::default()
+};
