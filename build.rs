@@ -7,7 +7,14 @@ use std::path::PathBuf;
 fn main() {
     for (name, var) in [("ngx_feature", "FEATURES"), ("ngx_os", "OS")] {
         let check = env::var(format!("DEP_NGINX_{var}_CHECK")).unwrap_or_default();
-        println!("cargo::rustc-check-cfg=cfg({name}, values({}))", if check.is_empty() { "any()".into() } else { check });
+        println!(
+            "cargo::rustc-check-cfg=cfg({name}, values({}))",
+            if check.is_empty() {
+                "any()".into()
+            } else {
+                check
+            }
+        );
         if let Ok(values) = env::var(format!("DEP_NGINX_{var}")) {
             for v in values.split(',').filter(|v| !v.is_empty()) {
                 println!("cargo::rustc-cfg={name}=\"{v}\"");
@@ -17,7 +24,11 @@ fn main() {
     }
     if let (Ok(dir), Ok(out)) = (env::var("DEP_NGINX_BUILD_DIR"), env::var("OUT_DIR")) {
         // OUT_DIR is target/<profile>/build/<pkg>-<hash>/out.
-        let profile_dir: PathBuf = PathBuf::from(out).ancestors().nth(3).map(Into::into).unwrap_or_default();
+        let profile_dir: PathBuf = PathBuf::from(out)
+            .ancestors()
+            .nth(3)
+            .map(Into::into)
+            .unwrap_or_default();
         let _ = std::fs::write(profile_dir.join("nginx-build-dir"), dir);
     }
     println!("cargo::rerun-if-env-changed=DEP_NGINX_BUILD_DIR");

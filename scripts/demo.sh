@@ -64,17 +64,18 @@ valid=$(mint --claims '{"sub":"alice","email":"alice@example.com"}' --iat-now --
 expired=$(mint --claims '{"sub":"alice","email":"alice@example.com"}' --exp-in -60)
 cat <<MSG
 
-auth_jwt_rs demo running: http://127.0.0.1:8080 (gate) -> http://127.0.0.1:8081 (backend)
+auth_jwt_rs demo running: http://127.0.0.1:8080 (JWT gate) -> http://127.0.0.1:8081 (backend)
 
-A valid token (RS256, sub=alice, valid 1 hour):
-  $valid
+Tokens (RS256, sub=alice; the first is valid for one hour, the second expired a minute ago):
+  TOKEN=$valid
+  EXPIRED=$expired
 
-Try:
-  curl -i -H "Authorization: Bearer $valid" http://127.0.0.1:8080/    # 200 hello alice
-  curl -i --cookie "access_token=$valid" http://127.0.0.1:8080/         # 200 (cookie source)
-  curl -i -H "Authorization: Bearer $expired" http://127.0.0.1:8080/  # 401 expired
-  curl -i http://127.0.0.1:8080/                                       # 401 missing
+Try (paste the two lines above first):
+  curl -i -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8080/     # 200 "hello alice <alice@example.com>"
+  curl -i --cookie "access_token=\$TOKEN" http://127.0.0.1:8080/          # 200, token from a cookie
+  curl -i -H "Authorization: Bearer \$EXPIRED" http://127.0.0.1:8080/   # 401 error="invalid_token" (expired)
+  curl -i http://127.0.0.1:8080/                                        # 401 (no token)
 
-Mint more tokens:  build/bin/jwt-mint --alg RS256 --key demo/conf/jwt/demo.key --claims '{"sub":"bob"}' --exp-in 600
-Logs: demo/logs/error.log   Stop: scripts/demo.sh stop
+More tokens: build/bin/jwt-mint --alg RS256 --key demo/conf/jwt/demo.key --claims '{"sub":"bob"}' --exp-in 600
+Logs: demo/logs/error.log    Stop: scripts/demo.sh stop
 MSG

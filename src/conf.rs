@@ -6,6 +6,7 @@
 //! happens here, at configuration time.
 
 use std::ffi::{c_char, c_void};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use auth_jwt_core::alg::{parse_alg_name, AlgSet};
@@ -18,7 +19,7 @@ use ngx::ffi::{
     ngx_http_compile_complex_value_t, ngx_http_complex_value_t, ngx_parse_time, ngx_str_t,
     NGX_ERROR, NGX_LOG_EMERG, NGX_LOG_WARN,
 };
-use ngx::http::{Merge, MergeConfigError};
+use ngx::http::{HttpModuleLocationConf, Merge, MergeConfigError, NgxHttpCoreModule};
 use ngx::ngx_conf_log_error;
 
 use crate::util::{bytes, conf_args, conf_mut};
@@ -37,7 +38,10 @@ impl ConfPos {
         unsafe {
             let cf = &*cf;
             if cf.conf_file.is_null() {
-                return ConfPos { file: String::new(), line: 0 };
+                return ConfPos {
+                    file: String::new(),
+                    line: 0,
+                };
             }
             let f = &*cf.conf_file;
             ConfPos {
@@ -73,9 +77,18 @@ pub enum Source {
 /// An authorization rule (SPEC §4).
 pub enum Rule {
     /// `auth_jwt_rs_require $var ...`: every value non-empty and not "0".
-    Require { values: Vec<ComplexValue>, status: u16 },
+    Require {
+        values: Vec<ComplexValue>,
+        status: u16,
+    },
     /// `auth_jwt_rs_require_claim PATH OP ...`.
     Claim(ClaimRule),
+}
+
+/// `auth_jwt_rs_fallback_set $var VALUE`.
+pub struct FallbackVar {
+    pub index: usize,
+    pub value: ComplexValue,
 }
 
 /// What the request path needs, resolved once per location at merge time.
@@ -90,7 +103,7 @@ pub struct LocConf {
     pub enable: Option<Enable>,
     enable_pos: Option<ConfPos>,
     pub realm: Option<ngx_str_t>,
-    pub sources: Option<Arc<Vec<Source>>>,
+    pub sources: Option<Rc<Vec<Source>>>,
     /// Keys read by this level's key directives (`None`: inherit).
     pending_keys: Option<Vec<Key>>,
     keys: Option<Arc<KeySet>>,
@@ -99,8 +112,14 @@ pub struct LocConf {
     require_exp: Option<bool>,
     issuers: Option<Vec<String>>,
     audiences: Option<Vec<String>>,
-    pub rules: Option<Arc<Vec<Rule>>>,
+    pub rules: Option<Rc<Vec<Rule>>>,
     pub login_url: Option<ComplexValue>,
+    /// `auth_jwt_rs_fallback`: `Some(None)` is an explicit `off`.
+    pub fallback: Option<Option<ngx_str_t>>,
+    pub fallback_vars: Option<Rc<Vec<FallbackVar>>>,
+    /// `auth_jwt_rs_verify` in this location (not inherited).
+    pub verify: bool,
+    verify_pos: Option<ConfPos>,
     /// Built by `merge`; `None` where the gate can never run (no keys anywhere).
     pub gate: Option<Arc<Gate>>,
     /// Set when merging failed; reported by `merge_loc_conf`.
@@ -149,15 +168,22 @@ impl Merge for LocConf {
         if self.login_url.is_none() {
             self.login_url = prev.login_url;
         }
+        if self.fallback.is_none() {
+            self.fallback = prev.fallback;
+        }
+        if self.fallback_vars.is_none() {
+            self.fallback_vars = prev.fallback_vars.clone();
+        }
 
-        let enabled = matches!(self.enable, Some(Enable::On) | Some(Enable::Var(_)));
+        let gate_on = matches!(self.enable, Some(Enable::On) | Some(Enable::Var(_)));
+        let enabled = gate_on || self.verify;
         let keys = match &self.keys {
             Some(k) if !k.is_empty() => k.clone(),
             _ => {
                 if enabled {
                     self.merge_error = Some(self.at_enable(
-                        "\"auth_jwt_rs\" is enabled but no key source is configured \
-                         (auth_jwt_rs_key_file or auth_jwt_rs_secret_file)",
+                        "no key source is configured (auth_jwt_rs_key_file or \
+                         auth_jwt_rs_secret_file)",
                     ));
                     return Err(MergeConfigError::NoValue);
                 }
@@ -188,10 +214,15 @@ impl Merge for LocConf {
 }
 
 impl LocConf {
+    /// `msg` for the directive that enabled the gate here, with its file and line.
     fn at_enable(&self, msg: &str) -> String {
-        match &self.enable_pos {
-            Some(p) => format!("{msg} in {}:{}", p.file, p.line),
-            None => msg.to_string(),
+        let (name, pos) = match (&self.verify_pos, &self.enable_pos) {
+            (Some(p), _) if self.verify => ("auth_jwt_rs_verify", Some(p)),
+            (_, p) => ("auth_jwt_rs", p.as_ref()),
+        };
+        match pos {
+            Some(p) => format!("\"{name}\": {msg} in {}:{}", p.file, p.line),
+            None => format!("\"{name}\": {msg}"),
         }
     }
 }
@@ -210,7 +241,7 @@ fn arg_str(a: &ngx_str_t) -> String {
 ///
 /// # Safety
 /// `cf` must be the configuration being parsed; `value` lives in the cycle pool.
-unsafe fn compile_complex(cf: *mut ngx_conf_t, value: &ngx_str_t) -> Option<ComplexValue> {
+pub unsafe fn compile_complex(cf: *mut ngx_conf_t, value: &ngx_str_t) -> Option<ComplexValue> {
     unsafe {
         let pool = (*cf).pool;
         let cv = ngx::ffi::ngx_pcalloc(pool, std::mem::size_of::<ngx_http_complex_value_t>())
@@ -234,7 +265,10 @@ unsafe fn compile_complex(cf: *mut ngx_conf_t, value: &ngx_str_t) -> Option<Comp
 ///
 /// # Safety
 /// `cf` must be the configuration being parsed.
-unsafe fn read_conf_file(cf: *mut ngx_conf_t, name: &ngx_str_t) -> Result<(String, Vec<u8>), String> {
+unsafe fn read_conf_file(
+    cf: *mut ngx_conf_t,
+    name: &ngx_str_t,
+) -> Result<(String, Vec<u8>), String> {
     let mut full = *name;
     // SAFETY: ngx_conf_full_name allocates the absolute name in the cycle pool.
     if unsafe { ngx_conf_full_name((*cf).cycle, &mut full, 1) } == NGX_ERROR as isize {
@@ -292,7 +326,10 @@ pub extern "C" fn cmd_set_realm(
     let args = unsafe { conf_args(cf) };
     let realm = bytes(&args[1]);
     // The realm is written inside a quoted-string of WWW-Authenticate.
-    if realm.iter().any(|&c| c == b'"' || c == b'\\' || c < 0x20 || c == 0x7f) {
+    if realm
+        .iter()
+        .any(|&c| c == b'"' || c == b'\\' || c < 0x20 || c == 0x7f)
+    {
         ngx_conf_log_error!(
             NGX_LOG_EMERG,
             cf,
@@ -320,11 +357,16 @@ pub extern "C" fn cmd_set_token(
         let named = |prefix: &[u8]| -> Option<ngx_str_t> {
             let rest = b.strip_prefix(prefix)?;
             if rest.is_empty()
-                || !rest.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+                || !rest
+                    .iter()
+                    .all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
             {
                 return None;
             }
-            Some(ngx_str_t { len: rest.len(), data: unsafe { a.data.add(prefix.len()) } })
+            Some(ngx_str_t {
+                len: rest.len(),
+                data: unsafe { a.data.add(prefix.len()) },
+            })
         };
         let src = if b == b"bearer" {
             Source::Bearer
@@ -353,7 +395,7 @@ pub extern "C" fn cmd_set_token(
         };
         sources.push(src);
     }
-    lc.sources = Some(Arc::new(sources));
+    lc.sources = Some(Rc::new(sources));
     NGX_CONF_OK
 }
 
@@ -373,7 +415,9 @@ pub extern "C" fn cmd_add_key_file(
     _cmd: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    add_key(cf, conf, |b| keys::parse_key_file(b).map(|l| (l.keys, l.warnings)))
+    add_key(cf, conf, |b| {
+        keys::parse_key_file(b).map(|l| (l.keys, l.warnings))
+    })
 }
 
 pub extern "C" fn cmd_add_secret_file(
@@ -381,7 +425,9 @@ pub extern "C" fn cmd_add_secret_file(
     _cmd: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    add_key(cf, conf, |b| keys::secret_key(b).map(|k| (vec![k], Vec::new())))
+    add_key(cf, conf, |b| {
+        keys::secret_key(b).map(|k| (vec![k], Vec::new()))
+    })
 }
 
 type KeyParser = fn(&[u8]) -> Result<(Vec<Key>, Vec<String>), keys::KeyError>;
@@ -521,7 +567,10 @@ fn split_error_code(args: &[ngx_str_t]) -> Result<(&[ngx_str_t], u16), String> {
             return match code {
                 b"401" => Ok((rest, 401)),
                 b"403" => Ok((rest, 403)),
-                _ => Err(format!("invalid \"{}\", the code must be 401 or 403", arg_str(last))),
+                _ => Err(format!(
+                    "invalid \"{}\", the code must be 401 or 403",
+                    arg_str(last)
+                )),
             };
         }
     }
@@ -530,12 +579,9 @@ fn split_error_code(args: &[ngx_str_t]) -> Result<(&[ngx_str_t], u16), String> {
 
 /// Rules are collected per level: a level that sets any rule replaces the enclosing level's.
 fn push_rule(lc: &mut LocConf, rule: Rule) {
-    match &mut lc.rules {
-        Some(r) => match Arc::get_mut(r) {
-            Some(v) => v.push(rule),
-            None => lc.rules = Some(Arc::new(vec![rule])),
-        },
-        None => lc.rules = Some(Arc::new(vec![rule])),
+    match lc.rules.as_mut().and_then(Rc::get_mut) {
+        Some(v) => v.push(rule),
+        None => lc.rules = Some(Rc::new(vec![rule])),
     }
 }
 
@@ -609,7 +655,11 @@ pub extern "C" fn cmd_set_login_url(
     }
     let args = unsafe { conf_args(cf) };
     if args[1].len == 0 {
-        ngx_conf_log_error!(NGX_LOG_EMERG, cf, "\"auth_jwt_rs_login_url\" must not be empty");
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "\"auth_jwt_rs_login_url\" must not be empty"
+        );
         return NGX_CONF_ERROR;
     }
     match unsafe { compile_complex(cf, &args[1]) } {
@@ -618,5 +668,57 @@ pub extern "C" fn cmd_set_login_url(
             NGX_CONF_OK
         }
         None => NGX_CONF_ERROR,
+    }
+}
+
+pub extern "C" fn cmd_set_fallback(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.fallback.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    lc.fallback = Some(match bytes(&args[1]) {
+        b"off" => None,
+        b if b.first() == Some(&b'/') || b.first() == Some(&b'@') => Some(args[1]),
+        _ => {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "invalid URI \"{}\" in \"auth_jwt_rs_fallback\"",
+                arg_str(&args[1])
+            );
+            return NGX_CONF_ERROR;
+        }
+    });
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_verify(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.verify {
+        return IS_DUPLICATE;
+    }
+    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
+        return NGX_CONF_ERROR;
+    };
+    clcf.handler = Some(crate::endpoint::verify_handler);
+    lc.verify = true;
+    lc.verify_pos = Some(unsafe { ConfPos::of(cf) });
+    NGX_CONF_OK
+}
+
+/// Adds an `auth_jwt_rs_fallback_set` entry to this level.
+pub fn push_fallback_var(lc: &mut LocConf, var: FallbackVar) {
+    match lc.fallback_vars.as_mut().and_then(Rc::get_mut) {
+        Some(v) => v.push(var),
+        None => lc.fallback_vars = Some(Rc::new(vec![var])),
     }
 }

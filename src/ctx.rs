@@ -39,11 +39,52 @@ impl JwtStatus {
     }
 }
 
+/// Progress of the `auth_jwt_rs_fallback` subrequest.
+pub enum Fallback {
+    /// Started; the access handler waits for it.
+    InFlight,
+    /// Finished with this subrequest and its status.
+    Done {
+        sr: *mut ngx_http_request_t,
+        status: usize,
+    },
+}
+
 pub struct Ctx {
     owner: *mut ngx_http_request_t,
     pub status: Option<JwtStatus>,
     pub reason: Option<&'static str>,
     pub verified: Option<Verified>,
+    pub fallback: Option<Fallback>,
+    /// `auth_jwt_rs_fallback_set` results: (variable index, value).
+    pub fallback_values: Vec<(usize, Vec<u8>)>,
+}
+
+impl Ctx {
+    /// Forgets any earlier decision (the gate runs again, e.g. after an internal redirect).
+    pub fn reset(&mut self) {
+        self.status = None;
+        self.reason = None;
+        self.verified = None;
+        self.fallback = None;
+        self.fallback_values.clear();
+    }
+
+    /// Whether the fallback subrequest, not a JWT, decided this request.
+    pub fn by_fallback(&self) -> bool {
+        matches!(
+            self.status,
+            Some(JwtStatus::FallbackOk | JwtStatus::FallbackDenied)
+        )
+    }
+
+    /// The `auth_jwt_rs_fallback_set` value of variable `index`, if the fallback set it.
+    pub fn fallback_value(&self, index: usize) -> Option<&[u8]> {
+        self.fallback_values
+            .iter()
+            .find(|(i, _)| *i == index)
+            .map(|(_, v)| v.as_slice())
+    }
 }
 
 type Cleanup = unsafe extern "C" fn(*mut c_void);
@@ -61,6 +102,13 @@ fn slot(r: *mut ngx_http_request_t) -> *mut *mut c_void {
     unsafe { (*r).ctx.add(Module::module().ctx_index) }
 }
 
+/// The context installed for `r` in this location, i.e. not one left from before an internal
+/// redirect (used to resume a pending fallback subrequest).
+pub fn current<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
+    // SAFETY: the slot holds null or a Ctx we installed.
+    unsafe { (*slot(r) as *mut Ctx).as_mut() }
+}
+
 /// The context of `r`, if the gate (or a verify endpoint) ran for it.
 pub fn find<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
     // SAFETY: the slot holds null or a Ctx we installed; the pool outlives every use.
@@ -71,7 +119,10 @@ pub fn find<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
         }
         let mut c = (*(*r).pool).cleanup;
         while !c.is_null() {
-            if (*c).handler.is_some_and(|h| std::ptr::fn_addr_eq(h, DROP_CTX)) {
+            if (*c)
+                .handler
+                .is_some_and(|h| std::ptr::fn_addr_eq(h, DROP_CTX))
+            {
                 let ctx = (*c).data as *mut Ctx;
                 if (*ctx).owner == r {
                     *slot(r) = ctx.cast();
@@ -96,7 +147,17 @@ pub fn get_or_create<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
             return None;
         }
         let ctx = (*cln).data as *mut Ctx;
-        ptr::write(ctx, Ctx { owner: r, status: None, reason: None, verified: None });
+        ptr::write(
+            ctx,
+            Ctx {
+                owner: r,
+                status: None,
+                reason: None,
+                verified: None,
+                fallback: None,
+                fallback_values: Vec::new(),
+            },
+        );
         (*cln).handler = Some(DROP_CTX);
         *slot(r) = ctx.cast();
         Some(&mut *ctx)

@@ -2,6 +2,7 @@
 
 use auth_jwt_core::alg::alg_name;
 use auth_jwt_core::reason::Reason;
+use auth_jwt_core::token::is_jwt_shaped;
 use auth_jwt_core::verify::{verify_signature, Failure};
 use ngx::ffi::{
     ngx_http_request_t, ngx_int_t, ngx_list_push, ngx_table_elt_t, ngx_uint_t, NGX_DECLINED,
@@ -13,7 +14,7 @@ use crate::conf::{default_sources, Enable, Gate, LocConf, Rule};
 use crate::ctx::{self, JwtStatus};
 use crate::token_source::{complex_value, find_token};
 use crate::util::{self, bytes, guard, pool_str};
-use crate::Module;
+use crate::{fallback, Module};
 
 /// What the gate decided for a request.
 pub enum Decision {
@@ -22,6 +23,9 @@ pub enum Decision {
     Missing,
     /// Token present but not acceptable: 401 `invalid_token`.
     Invalid(Reason),
+    /// Token present but not JWT-shaped (e.g. an opaque session cookie): like `Invalid`,
+    /// except that `auth_jwt_rs_fallback` may decide instead.
+    NotJwt(Reason),
     /// Authenticated, but an authorization rule failed: its status (401 or 403).
     Forbidden(u16),
     /// Server-side failure: 500.
@@ -45,10 +49,20 @@ fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
     }
     let Some(gate) = lc.gate.as_deref() else {
         // Merge guarantees keys wherever the gate can be on; fail closed regardless.
-        return respond(r, lc, Decision::Error);
+        return respond(r, lc, Decision::Error, false);
     };
+    let fallback_vars = lc.fallback_vars.as_deref().map_or(&[][..], Vec::as_slice);
+    if let Some(rc) = fallback::resume(r, fallback_vars) {
+        return rc;
+    }
     let decision = decide(r, lc, gate);
-    respond(r, lc, decision)
+    if let (Decision::Missing | Decision::NotJwt(_), Some(Some(uri))) = (&decision, &lc.fallback) {
+        return match ctx::current(r) {
+            Some(ctx) => fallback::start(r, ctx, uri),
+            None => NGX_ERROR as ngx_int_t,
+        };
+    }
+    respond(r, lc, decision, true)
 }
 
 /// `auth_jwt_rs on|off|$var` for this request.
@@ -69,8 +83,7 @@ pub fn decide(r: *mut ngx_http_request_t, lc: &LocConf, gate: &Gate) -> Decision
     let Some(ctx) = ctx::get_or_create(r) else {
         return Decision::Error;
     };
-    ctx.verified = None;
-    ctx.reason = None;
+    ctx.reset();
 
     let defaults;
     let sources = match &lc.sources {
@@ -92,13 +105,20 @@ pub fn decide(r: *mut ngx_http_request_t, lc: &LocConf, gate: &Gate) -> Decision
             log_rejection(r, &f);
             ctx.status = Some(JwtStatus::Invalid);
             ctx.reason = Some(f.reason.as_str());
+            if !is_jwt_shaped(token) {
+                return Decision::NotJwt(f.reason);
+            }
             return Decision::Invalid(f.reason);
         }
     };
     if let Err(reason) = gate.policy.check(&verified.claims, now()) {
         log_rejection(
             r,
-            &Failure { reason, alg: Some(verified.alg), kid: verified.kid.clone() },
+            &Failure {
+                reason,
+                alg: Some(verified.alg),
+                kid: verified.kid.clone(),
+            },
         );
         ctx.status = Some(JwtStatus::Invalid);
         ctx.reason = Some(reason.as_str());
@@ -167,7 +187,16 @@ fn now() -> u64 {
 
 /// Keeps only printable ASCII of a client-supplied value for logs.
 fn printable(s: &str) -> String {
-    s.chars().take(64).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
+    s.chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
 }
 
 fn log_rejection(r: *mut ngx_http_request_t, f: &Failure) {
@@ -185,15 +214,18 @@ fn log_rejection(r: *mut ngx_http_request_t, f: &Failure) {
     );
 }
 
-/// Turns a decision into the phase handler's return value, setting headers as needed.
-pub fn respond(r: *mut ngx_http_request_t, lc: &LocConf, d: Decision) -> ngx_int_t {
+/// Turns a decision into a handler's return value, setting headers as needed. `redirect`
+/// allows the browser login redirect (the gate), which `auth_jwt_rs_verify` never answers.
+pub fn respond(r: *mut ngx_http_request_t, lc: &LocConf, d: Decision, redirect: bool) -> ngx_int_t {
     match d {
         Decision::Allow => NGX_OK as ngx_int_t,
-        Decision::Missing | Decision::Invalid(_) if login_redirect(r, lc) => {
+        Decision::Missing | Decision::Invalid(_) | Decision::NotJwt(_)
+            if redirect && login_redirect(r, lc) =>
+        {
             NGX_HTTP_MOVED_TEMPORARILY as ngx_int_t
         }
         Decision::Missing => challenge(r, lc, 401, None),
-        Decision::Invalid(reason) => challenge(r, lc, 401, Some(reason)),
+        Decision::Invalid(reason) | Decision::NotJwt(reason) => challenge(r, lc, 401, Some(reason)),
         Decision::Forbidden(401) => challenge(r, lc, 401, Some(Reason::Rule)),
         Decision::Forbidden(status) => challenge(r, lc, status, None),
         Decision::Error => {

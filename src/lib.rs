@@ -9,15 +9,17 @@ use ngx::core::Status;
 use ngx::ffi::{
     ngx_array_push, ngx_command_t, ngx_conf_t, ngx_http_handler_pt, ngx_http_module_t,
     ngx_http_phases_NGX_HTTP_ACCESS_PHASE, ngx_int_t, ngx_module_t, ngx_uint_t, NGX_CONF_1MORE,
-    NGX_CONF_2MORE, NGX_CONF_FLAG, NGX_CONF_TAKE1, NGX_CONF_TAKE2, NGX_HTTP_LMT_CONF,
-    NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF, NGX_HTTP_MAIN_CONF_OFFSET,
-    NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
+    NGX_CONF_2MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE2,
+    NGX_HTTP_LMT_CONF, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
+    NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
 };
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, Merge, NgxHttpCoreModule};
 use ngx::ngx_string;
 
 mod conf;
 mod ctx;
+mod endpoint;
+mod fallback;
 mod gate;
 mod token_source;
 mod util;
@@ -47,7 +49,9 @@ impl HttpModule for Module {
             return Status::NGX_ERROR.into();
         };
         let h = unsafe {
-            ngx_array_push(&mut cmcf.phases[ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize].handlers)
+            ngx_array_push(
+                &mut cmcf.phases[ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize].handlers,
+            )
         } as *mut ngx_http_handler_pt;
         if h.is_null() {
             return Status::NGX_ERROR.into();
@@ -67,7 +71,10 @@ impl HttpModule for Module {
         util::guard(log, ngx::core::NGX_CONF_ERROR, || match conf.merge(prev) {
             Ok(()) => ngx::core::NGX_CONF_OK,
             Err(_) => {
-                let msg = conf.merge_error.take().unwrap_or_else(|| "invalid configuration".into());
+                let msg = conf
+                    .merge_error
+                    .take()
+                    .unwrap_or_else(|| "invalid configuration".into());
                 util::log(log, NGX_LOG_EMERG as ngx_uint_t, &msg);
                 ngx::core::NGX_CONF_ERROR
             }
@@ -97,20 +104,87 @@ macro_rules! command {
     };
 }
 
-static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 16] = [
-    command!("auth_jwt_rs", MSL | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1, conf::cmd_set_enable),
-    command!("auth_jwt_rs_realm", MSL | NGX_CONF_TAKE1, conf::cmd_set_realm),
-    command!("auth_jwt_rs_token", MSL | NGX_CONF_1MORE, conf::cmd_set_token),
-    command!("auth_jwt_rs_key_file", MSL | NGX_CONF_TAKE1, conf::cmd_add_key_file),
-    command!("auth_jwt_rs_secret_file", MSL | NGX_CONF_TAKE1, conf::cmd_add_secret_file),
-    command!("auth_jwt_rs_algorithms", MSL | NGX_CONF_1MORE, conf::cmd_set_algorithms),
-    command!("auth_jwt_rs_leeway", MSL | NGX_CONF_TAKE1, conf::cmd_set_leeway),
-    command!("auth_jwt_rs_require_exp", MSL | NGX_CONF_FLAG, conf::cmd_set_require_exp),
-    command!("auth_jwt_rs_issuer", MSL | NGX_CONF_1MORE, conf::cmd_set_issuer),
-    command!("auth_jwt_rs_audience", MSL | NGX_CONF_1MORE, conf::cmd_set_audience),
-    command!("auth_jwt_rs_require", MSL | NGX_CONF_1MORE, conf::cmd_add_require),
-    command!("auth_jwt_rs_require_claim", MSL | NGX_CONF_2MORE, conf::cmd_add_require_claim),
-    command!("auth_jwt_rs_login_url", MSL | NGX_CONF_TAKE1, conf::cmd_set_login_url),
+static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 19] = [
+    command!(
+        "auth_jwt_rs",
+        MSL | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1,
+        conf::cmd_set_enable
+    ),
+    command!(
+        "auth_jwt_rs_realm",
+        MSL | NGX_CONF_TAKE1,
+        conf::cmd_set_realm
+    ),
+    command!(
+        "auth_jwt_rs_token",
+        MSL | NGX_CONF_1MORE,
+        conf::cmd_set_token
+    ),
+    command!(
+        "auth_jwt_rs_key_file",
+        MSL | NGX_CONF_TAKE1,
+        conf::cmd_add_key_file
+    ),
+    command!(
+        "auth_jwt_rs_secret_file",
+        MSL | NGX_CONF_TAKE1,
+        conf::cmd_add_secret_file
+    ),
+    command!(
+        "auth_jwt_rs_algorithms",
+        MSL | NGX_CONF_1MORE,
+        conf::cmd_set_algorithms
+    ),
+    command!(
+        "auth_jwt_rs_leeway",
+        MSL | NGX_CONF_TAKE1,
+        conf::cmd_set_leeway
+    ),
+    command!(
+        "auth_jwt_rs_require_exp",
+        MSL | NGX_CONF_FLAG,
+        conf::cmd_set_require_exp
+    ),
+    command!(
+        "auth_jwt_rs_issuer",
+        MSL | NGX_CONF_1MORE,
+        conf::cmd_set_issuer
+    ),
+    command!(
+        "auth_jwt_rs_audience",
+        MSL | NGX_CONF_1MORE,
+        conf::cmd_set_audience
+    ),
+    command!(
+        "auth_jwt_rs_require",
+        MSL | NGX_CONF_1MORE,
+        conf::cmd_add_require
+    ),
+    command!(
+        "auth_jwt_rs_require_claim",
+        MSL | NGX_CONF_2MORE,
+        conf::cmd_add_require_claim
+    ),
+    command!(
+        "auth_jwt_rs_login_url",
+        MSL | NGX_CONF_TAKE1,
+        conf::cmd_set_login_url
+    ),
+    command!(
+        "auth_jwt_rs_fallback",
+        MSL | NGX_CONF_TAKE1,
+        conf::cmd_set_fallback
+    ),
+    command!(
+        "auth_jwt_rs_fallback_set",
+        MSL | NGX_CONF_TAKE2,
+        variables::cmd_fallback_set
+    ),
+    command!(
+        "auth_jwt_rs_verify",
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+        conf::cmd_set_verify
+    ),
     command!(
         "auth_jwt_rs_claim_set",
         NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2,

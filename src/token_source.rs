@@ -14,7 +14,10 @@ use crate::util::bytes;
 /// Returns the token of the first source that has one (bytes live in the request pool or the
 /// request's header buffers).
 pub fn find_token<'r>(r: *mut ngx_http_request_t, sources: &[Source]) -> Option<&'r [u8]> {
-    sources.iter().find_map(|s| from_source(r, s)).filter(|t| !t.is_empty())
+    sources
+        .iter()
+        .find_map(|s| from_source(r, s))
+        .filter(|t| !t.is_empty())
 }
 
 fn from_source<'r>(r: *mut ngx_http_request_t, source: &Source) -> Option<&'r [u8]> {
@@ -30,7 +33,10 @@ fn from_source<'r>(r: *mut ngx_http_request_t, source: &Source) -> Option<&'r [u
             }
             Source::Cookie(name) => {
                 let mut name = *name;
-                let mut value = ngx_str_t { len: 0, data: std::ptr::null_mut() };
+                let mut value = ngx_str_t {
+                    len: 0,
+                    data: std::ptr::null_mut(),
+                };
                 let h = ngx_http_parse_multi_header_lines(
                     r,
                     (*r).headers_in.cookie,
@@ -47,7 +53,10 @@ fn from_source<'r>(r: *mut ngx_http_request_t, source: &Source) -> Option<&'r [u
                 Some(bearer_credentials(v).unwrap_or(v)).and_then(non_empty)
             }
             Source::Arg(name) => {
-                let mut value = ngx_str_t { len: 0, data: std::ptr::null_mut() };
+                let mut value = ngx_str_t {
+                    len: 0,
+                    data: std::ptr::null_mut(),
+                };
                 if ngx_http_arg(r, name.data, name.len, &mut value) != 0 {
                     return None;
                 }
@@ -73,7 +82,10 @@ fn bytes_static<'r>(s: &ngx_str_t) -> &'r [u8] {
 
 /// Evaluates a complex value in the request pool.
 pub fn complex_value<'r>(r: *mut ngx_http_request_t, cv: ComplexValue) -> Option<&'r [u8]> {
-    let mut out = ngx_str_t { len: 0, data: std::ptr::null_mut() };
+    let mut out = ngx_str_t {
+        len: 0,
+        data: std::ptr::null_mut(),
+    };
     // SAFETY: cv was compiled at configuration time; the result is allocated in r's pool.
     if unsafe { ngx_http_complex_value(r, cv.0, &mut out) } != 0 {
         return None;

@@ -30,7 +30,10 @@ pub unsafe fn conf_args<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
 /// Copies bytes into `pool`; `None` when the allocation fails.
 pub fn pool_str(pool: *mut ngx_pool_t, src: &[u8]) -> Option<ngx_str_t> {
     if src.is_empty() {
-        return Some(ngx_str_t { len: 0, data: std::ptr::null_mut() });
+        return Some(ngx_str_t {
+            len: 0,
+            data: std::ptr::null_mut(),
+        });
     }
     // SAFETY: pool is a live nginx pool; we copy exactly `len` bytes into the new block.
     let p = unsafe { ngx_pnalloc(pool, src.len()) } as *mut u8;
@@ -38,7 +41,10 @@ pub fn pool_str(pool: *mut ngx_pool_t, src: &[u8]) -> Option<ngx_str_t> {
         return None;
     }
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p, src.len()) };
-    Some(ngx_str_t { len: src.len(), data: p })
+    Some(ngx_str_t {
+        len: src.len(),
+        data: p,
+    })
 }
 
 /// Writes a message to an nginx log at `level` without any request context (nginx's HTTP log
@@ -75,7 +81,11 @@ pub fn guard<T>(log_ptr: *mut ngx_log_t, on_panic: T, f: impl FnOnce() -> T) -> 
         Ok(v) => v,
         Err(_) => {
             // `err`, not `alert`: the worker is fine, only this request failed.
-            log(log_ptr, NGX_LOG_ERR as ngx_uint_t, "auth_jwt_rs: internal error (panic caught)");
+            log(
+                log_ptr,
+                NGX_LOG_ERR as ngx_uint_t,
+                "auth_jwt_rs: internal error (panic caught)",
+            );
             on_panic
         }
     }

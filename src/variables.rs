@@ -12,17 +12,20 @@ use auth_jwt_core::render::{expose, Exposed};
 use auth_jwt_core::url::percent_encode_unreserved;
 use ngx::core::{Pool, NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::ffi::{
-    ngx_command_t, ngx_conf_t, ngx_http_add_variable, ngx_http_request_t, ngx_http_variable_t,
-    ngx_int_t, ngx_str_t, ngx_uint_t, ngx_variable_value_t, NGX_ERROR, NGX_HTTP_VAR_CHANGEABLE,
-    NGX_HTTP_VAR_NOCACHEABLE, NGX_HTTP_VAR_PREFIX, NGX_LOG_EMERG, NGX_LOG_INFO, NGX_OK,
+    ngx_command_t, ngx_conf_t, ngx_http_add_variable, ngx_http_get_variable_index,
+    ngx_http_request_t, ngx_http_variable_t, ngx_int_t, ngx_str_t, ngx_uint_t,
+    ngx_variable_value_t, NGX_ERROR, NGX_HTTP_VAR_CHANGEABLE, NGX_HTTP_VAR_NOCACHEABLE,
+    NGX_HTTP_VAR_PREFIX, NGX_LOG_EMERG, NGX_LOG_INFO, NGX_OK,
 };
 use ngx::ngx_conf_log_error;
 use serde_json::Value;
 
+use crate::conf::{compile_complex, push_fallback_var, FallbackVar, LocConf};
 use crate::ctx;
-use crate::util::{self, bytes, conf_args, guard, pool_str};
+use crate::util::{self, bytes, conf_args, conf_mut, guard, pool_str};
 
-type Getter = unsafe extern "C" fn(*mut ngx_http_request_t, *mut ngx_variable_value_t, usize) -> ngx_int_t;
+type Getter =
+    unsafe extern "C" fn(*mut ngx_http_request_t, *mut ngx_variable_value_t, usize) -> ngx_int_t;
 
 const CLAIM_PREFIX: &str = "jwt_claim_";
 const HEADER_PREFIX: &str = "jwt_header_";
@@ -41,7 +44,10 @@ pub unsafe fn register(cf: *mut ngx_conf_t) -> Result<(), ()> {
         ("jwt_return_url", return_url_get, 0),
     ];
     for (name, get, flags) in vars {
-        let mut n = ngx_str_t { len: name.len(), data: name.as_ptr() as *mut u8 };
+        let mut n = ngx_str_t {
+            len: name.len(),
+            data: name.as_ptr() as *mut u8,
+        };
         let v = unsafe {
             ngx_http_add_variable(cf, &mut n, (flags | NGX_HTTP_VAR_NOCACHEABLE) as ngx_uint_t)
         };
@@ -163,10 +169,12 @@ unsafe extern "C" fn payload_get(
     v: *mut ngx_variable_value_t,
     _data: usize,
 ) -> ngx_int_t {
-    getter(r, v, || match ctx::find(r).and_then(|c| c.verified.as_ref()) {
-        // Compact JSON escapes every control character, so it is always safe to expose.
-        Some(ver) => set_value(r, v, ver.claims_json().as_bytes()),
-        None => not_found(v),
+    getter(r, v, || {
+        match ctx::find(r).and_then(|c| c.verified.as_ref()) {
+            // Compact JSON escapes every control character, so it is always safe to expose.
+            Some(ver) => set_value(r, v, ver.claims_json().as_bytes()),
+            None => not_found(v),
+        }
     })
 }
 
@@ -226,9 +234,16 @@ unsafe extern "C" fn return_url_get(
 }
 
 /// What a user-defined variable reads.
-enum VarSpec {
+enum VarSource {
     Claim(ClaimPath),
     Header(String),
+}
+
+/// An `auth_jwt_rs_claim_set`/`_header_set` variable; `index` finds the value that
+/// `auth_jwt_rs_fallback_set` gives the same variable when the fallback decided.
+struct VarSpec {
+    source: VarSource,
+    index: usize,
 }
 
 /// The one pointer value installed as, and compared with, user variables' getter.
@@ -242,12 +257,21 @@ unsafe extern "C" fn user_var_get(
     getter(r, v, || {
         // SAFETY: data is the VarSpec allocated in the cycle pool by the directive.
         let spec = unsafe { &*(data as *const VarSpec) };
-        let Some(ver) = ctx::find(r).and_then(|c| c.verified.as_ref()) else {
+        let Some(ctx) = ctx::find(r) else {
             return not_found(v);
         };
-        match spec {
-            VarSpec::Claim(p) => expose_json(r, v, "claim", p.as_str(), p.lookup(&ver.claims)),
-            VarSpec::Header(n) => expose_json(r, v, "header", n, ver.header.get(n)),
+        if ctx.by_fallback() {
+            return match ctx.fallback_value(spec.index) {
+                Some(val) => set_value(r, v, val),
+                None => not_found(v),
+            };
+        }
+        let Some(ver) = ctx.verified.as_ref() else {
+            return not_found(v);
+        };
+        match &spec.source {
+            VarSource::Claim(p) => expose_json(r, v, "claim", p.as_str(), p.lookup(&ver.claims)),
+            VarSource::Header(n) => expose_json(r, v, "header", n, ver.header.get(n)),
         }
     })
 }
@@ -260,9 +284,13 @@ pub extern "C" fn cmd_claim_set(
     let args = unsafe { conf_args(cf) };
     let path = String::from_utf8_lossy(bytes(&args[2])).into_owned();
     match ClaimPath::parse(&path) {
-        Ok(p) => define_user_var(cf, &args[1], VarSpec::Claim(p)),
+        Ok(p) => define_user_var(cf, &args[1], VarSource::Claim(p)),
         Err(e) => {
-            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "auth_jwt_rs_claim_set: invalid path: {e}");
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "auth_jwt_rs_claim_set: invalid path: {e}"
+            );
             NGX_CONF_ERROR
         }
     }
@@ -276,13 +304,18 @@ pub extern "C" fn cmd_header_set(
     let args = unsafe { conf_args(cf) };
     let name = String::from_utf8_lossy(bytes(&args[2])).into_owned();
     if name.is_empty() {
-        ngx_conf_log_error!(NGX_LOG_EMERG, cf, "auth_jwt_rs_header_set: empty header name");
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "auth_jwt_rs_header_set: empty header name"
+        );
         return NGX_CONF_ERROR;
     }
-    define_user_var(cf, &args[1], VarSpec::Header(name))
+    define_user_var(cf, &args[1], VarSource::Header(name))
 }
 
-fn define_user_var(cf: *mut ngx_conf_t, var: &ngx_str_t, spec: VarSpec) -> *mut c_char {
+/// Checks `$name` syntax and returns the name without `$`.
+fn var_name(cf: *mut ngx_conf_t, var: &ngx_str_t) -> Option<ngx_str_t> {
     let b = bytes(var);
     if b.len() < 2 || b[0] != b'$' {
         ngx_conf_log_error!(
@@ -291,37 +324,122 @@ fn define_user_var(cf: *mut ngx_conf_t, var: &ngx_str_t, spec: VarSpec) -> *mut 
             "invalid variable name \"{}\"",
             String::from_utf8_lossy(b)
         );
-        return NGX_CONF_ERROR;
+        return None;
     }
-    let mut name = ngx_str_t { len: var.len - 1, data: unsafe { var.data.add(1) } };
-    // SAFETY: cf is live; the spec is owned by the cycle pool and dropped with it.
+    // SAFETY: skips the `$` within the same configuration string.
+    Some(ngx_str_t {
+        len: var.len - 1,
+        data: unsafe { var.data.add(1) },
+    })
+}
+
+/// Adds (or finds) a changeable, non-cacheable variable and its index.
+///
+/// # Safety
+/// `cf` must be the configuration being parsed.
+unsafe fn add_var(
+    cf: *mut ngx_conf_t,
+    name: &ngx_str_t,
+) -> Option<(*mut ngx_http_variable_t, usize)> {
     unsafe {
-        let v: *mut ngx_http_variable_t = ngx_http_add_variable(
+        let mut n = *name;
+        let v = ngx_http_add_variable(
             cf,
-            &mut name,
+            &mut n,
             (NGX_HTTP_VAR_CHANGEABLE | NGX_HTTP_VAR_NOCACHEABLE) as ngx_uint_t,
         );
         if v.is_null() {
-            return NGX_CONF_ERROR;
+            return None;
         }
-        if (*v).get_handler.is_some_and(|h| std::ptr::fn_addr_eq(h, USER_VAR_GET)) {
+        // An existing variable (e.g. from `set`) keeps its flags; ours must not be cached.
+        (*v).flags |= NGX_HTTP_VAR_NOCACHEABLE as ngx_uint_t;
+        let mut n = *name;
+        let index = ngx_http_get_variable_index(cf, &mut n);
+        if index == NGX_ERROR as ngx_int_t {
+            return None;
+        }
+        Some((v, index as usize))
+    }
+}
+
+fn define_user_var(cf: *mut ngx_conf_t, var: &ngx_str_t, source: VarSource) -> *mut c_char {
+    let Some(name) = var_name(cf, var) else {
+        return NGX_CONF_ERROR;
+    };
+    // SAFETY: cf is live; the spec is owned by the cycle pool and dropped with it.
+    unsafe {
+        let Some((v, index)) = add_var(cf, &name) else {
+            return NGX_CONF_ERROR;
+        };
+        if (*v)
+            .get_handler
+            .is_some_and(|h| std::ptr::fn_addr_eq(h, USER_VAR_GET))
+        {
             ngx_conf_log_error!(
                 NGX_LOG_EMERG,
                 cf,
                 "variable \"{}\" is already defined by auth_jwt_rs",
-                String::from_utf8_lossy(b)
+                String::from_utf8_lossy(bytes(var))
             );
             return NGX_CONF_ERROR;
         }
         let pool = Pool::from_ngx_pool((*cf).pool);
-        let p = pool.allocate(spec);
+        let p = pool.allocate(VarSpec { source, index });
         if p.is_null() {
             return NGX_CONF_ERROR;
         }
         (*v).get_handler = Some(USER_VAR_GET);
         (*v).data = p as usize;
-        // An existing variable (e.g. from `set`) keeps its flags; ours must not be cached.
-        (*v).flags |= NGX_HTTP_VAR_NOCACHEABLE as ngx_uint_t;
+    }
+    NGX_CONF_OK
+}
+
+/// The one pointer value installed as the getter of fallback-only variables.
+static FALLBACK_VAR_GET: Getter = fallback_var_get;
+
+/// A variable set only by `auth_jwt_rs_fallback_set`: its value, or not found.
+unsafe extern "C" fn fallback_var_get(
+    r: *mut ngx_http_request_t,
+    v: *mut ngx_variable_value_t,
+    data: usize,
+) -> ngx_int_t {
+    getter(r, v, || {
+        match ctx::find(r).and_then(|c| c.fallback_value(data)) {
+            Some(val) => set_value(r, v, val),
+            None => not_found(v),
+        }
+    })
+}
+
+/// `auth_jwt_rs_fallback_set $var VALUE` (like `auth_request_set`).
+pub extern "C" fn cmd_fallback_set(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    let args = unsafe { conf_args(cf) };
+    let Some(name) = var_name(cf, &args[1]) else {
+        return NGX_CONF_ERROR;
+    };
+    // SAFETY: cf is live.
+    unsafe {
+        let Some((v, index)) = add_var(cf, &name) else {
+            return NGX_CONF_ERROR;
+        };
+        // A variable of auth_jwt_rs_claim_set keeps its getter, which picks the claim or the
+        // fallback value depending on who decided; any other getter is replaced.
+        if !(*v)
+            .get_handler
+            .is_some_and(|h| std::ptr::fn_addr_eq(h, USER_VAR_GET))
+        {
+            (*v).get_handler = Some(FALLBACK_VAR_GET);
+            (*v).data = index;
+        }
+        let Some(value) = compile_complex(cf, &args[2]) else {
+            return NGX_CONF_ERROR;
+        };
+        push_fallback_var(lc, FallbackVar { index, value });
     }
     NGX_CONF_OK
 }

@@ -19,6 +19,7 @@ http {
         listen 127.0.0.1:%%PORT_1%%;
         auth_jwt_rs on;
         auth_jwt_rs_realm "alg";
+        auth_jwt_rs_key_file %%KEYS%%/rsa.pub.pem;
         add_header X-Status $jwt_status always;
         add_header X-Reason $jwt_reason always;
         proxy_set_header X-User $jwt_claim_sub;
@@ -131,7 +132,7 @@ my $secret = $t->secret('hs.secret');
 my %malformed = (
     'one segment'            => $h64,
     'two segments'           => "$h64.$p64",
-    'two segments, trailing dot' => "$h64.$p64.",
+    'trailing dot, empty signature' => "$h64.$p64.",
     'four segments'          => "$valid.$s64",
     'empty segments'         => '..',
     'bad base64url chars'    => "$h64.$p64.$s64" =~ s/^(.{5})./$1*/r,

@@ -63,6 +63,36 @@ my ($scheme, $params) = challenge_params('Bearer realm="a b", error="invalid_tok
 is($scheme, 'Bearer', 'challenge_params scheme');
 is_deeply($params, {realm => 'a b', error => 'invalid_token', error_description => 'x y'}, 'challenge_params');
 
+# reload with a changed configuration (same ports)
+$t->write_conf(<<'EOF2');
+http {
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        location / { return 200 "reloaded\n"; }
+    }
+}
+EOF2
+$t->reload;
+$r = $t->get(1, '/');
+is($r->{body}, "reloaded\n", 'reload: new configuration in force');
+
+# the error.log token checker: nginx core echo lines and request context are left out, module
+# lines at any level are kept
+my $sig = 'SIGSIGSIGSIGSIGSIGSIGSIG';
+my $fake = "a.b.$sig";
+my @kept = AuthJwt::Test::_log_entries_for_token_check(join "\n",
+    qq{2026/01/01 00:00:00 [debug] 1#1: *1 http header: "Authorization: Bearer $fake"},
+    qq{2026/01/01 00:00:00 [debug] 1#1: *1 http proxy header:},
+    qq{"GET / HTTP/1.0\r},
+    qq{Authorization: Bearer $fake\r},
+    qq{"},
+    qq{2026/01/01 00:00:00 [info] 1#1: *1 auth_jwt_rs: rejected (expired), client: 127.0.0.1, server: , request: "GET /?t=$fake HTTP/1.0"},
+    qq{2026/01/01 00:00:00 [debug] 1#1: *1 auth_jwt_rs: checking token $fake},
+    qq{2026/01/01 00:00:00 [info] 1#1: *1 auth_jwt_rs: signature $sig bad, client: 127.0.0.1},
+);
+is(scalar(grep { index($_, $sig) >= 0 } @kept), 2, 'token checker keeps module lines, drops core echo');
+is(scalar(grep { /rejected \(expired\)$/ } @kept), 1, 'token checker strips the request context');
+
 $t->finish;
 like($t->read_file('logs/access.log'), qr{"GET /x\?y=1 HTTP/1.0" 200 }, 'access log written');
 

@@ -23,7 +23,7 @@ my %loc = (
                . "            auth_jwt_rs_key_file %%KEYS%%/ec256.pub.pem;\n"
                . "            auth_jwt_rs_key_file %%KEYS%%/rsa.pub.pem;\n"
                . "            auth_jwt_rs_secret_file %%KEYS%%/hs.secret;",
-    enc       => 'auth_jwt_rs_key_file %%KEYS%%/rsa.enc.jwk.json;',
+    mixeduse  => 'auth_jwt_rs_key_file %%KEYS%%/jwks-mixed-use.json;',
     rs384     => 'auth_jwt_rs_key_file %%KEYS%%/rsa.rs384.jwk.json;',
     # a kid-carrying JWKS next to a kid-less PEM of another key
     mixed     => "auth_jwt_rs_key_file %%KEYS%%/jwks.json;\n"
@@ -41,6 +41,7 @@ http {
         listen 127.0.0.1:%%PORT_1%%;
         auth_jwt_rs on;
         auth_jwt_rs_realm "keys";
+        auth_jwt_rs_key_file %%KEYS%%/rsa.pub.pem;
         add_header X-Status \$jwt_status always;
         add_header X-Reason \$jwt_reason always;
         proxy_set_header X-User \$jwt_claim_sub;
@@ -125,7 +126,10 @@ for ([rsa => $rsa], [rsa2 => $rsa2], [ec256 => $ec], [hs => $hs]) {
 expect_invalid($t->get(1, '/multi/', bearer($hs2)), 'keys', 'bad_signature', 'multi: unknown secret');
 
 # JWK use/alg
-expect_invalid($t->get(1, '/enc/', bearer($rsa)), 'keys', undef, 'JWK use=enc never verifies');
+my $enc_kid = $t->mint(alg => 'RS256', key => 'rsa2.key', kid => 'enc1', %claims);
+expect_invalid($t->get(1, '/mixeduse/', bearer($enc_kid)), 'keys', undef, 'JWKS: the use=enc key never verifies');
+expect_invalid($t->get(1, '/mixeduse/', bearer($rsa2)), 'keys', undef, 'JWKS: the use=enc key never verifies (no kid)');
+expect_ok($t->get(1, '/mixeduse/', bearer($rsa_kid)), 'JWKS with a use=enc key: the sig key works', $alice);
 expect_ok($t->get(1, '/rs384/', bearer($rsa384)), 'JWK alg=RS384: RS384 token', $alice);
 expect_invalid($t->get(1, '/rs384/', bearer($rsa)), 'keys', undef, 'JWK alg=RS384: RS256 token rejected');
 
@@ -136,4 +140,27 @@ expect_invalid($t->get(1, '/inherit/replaced/x', bearer($rsa)), 'keys', 'bad_sig
     'key file at inner level replaces the outer one');
 
 $t->finish;
+
+# A file whose only key is use=enc: either a config error naming the file, or a key that never
+# verifies.
+my $t2 = AuthJwt::Test->new;
+my $conf2 = <<'EOF2';
+http {
+    %%BACKEND%%
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        auth_jwt_rs on;
+        auth_jwt_rs_key_file %%KEYS%%/rsa.enc.jwk.json;
+        location / { proxy_pass http://127.0.0.1:%%PORT_2%%; }
+    }
+}
+EOF2
+my ($ok, $out) = $t2->conftest($conf2);
+if ($ok) {
+    $t2->write_conf($conf2)->run;
+    expect_invalid($t2->get(1, '/', bearer($rsa)), undef, undef, 'JWK use=enc never verifies');
+} else {
+    like($out, qr/\[emerg\] [^\n]*rsa\.enc\.jwk\.json[^\n]* in \S+nginx\.conf:\d+/, 'JWK use=enc refused at config time, naming the file');
+}
+$t2->finish;
 done_testing;

@@ -425,7 +425,10 @@ fn rsa_material(n: &[u8], e: &[u8]) -> Result<(KeyKind, Material), String> {
     let n = strip_leading_zeros(n);
     let e = strip_leading_zeros(e);
     let bits = match n.first() {
-        Some(top) => n.len() * 8 - top.leading_zeros() as usize,
+        Some(top) => n
+            .len()
+            .saturating_mul(8)
+            .saturating_sub(top.leading_zeros() as usize),
         None => 0,
     };
     if bits < MIN_RSA_BITS {

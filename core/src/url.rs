@@ -3,17 +3,25 @@
 /// Appends `input` to `out`, every byte outside RFC 3986 unreserved characters
 /// (`A-Z a-z 0-9 - . _ ~`) written as `%XX` (uppercase hex).
 pub fn percent_encode_unreserved(input: &[u8], out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.reserve(input.len());
     for &b in input {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
             out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            out.push(hex_digit(b >> 4));
+            out.push(hex_digit(b & 0x0f));
         }
     }
+}
+
+fn hex_digit(n: u8) -> char {
+    char::from(
+        b"0123456789ABCDEF"
+            .get(usize::from(n))
+            .copied()
+            .unwrap_or(b'0'),
+    )
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use common::*;
 use serde_json::json;
 
 fn reason(token: &str, keys: &KeySet) -> Reason {
-    verify_signature(token.as_bytes(), keys, AlgSet::ALL).unwrap_err().reason
+    verify_signature(token.as_bytes(), keys, AlgSet::ALL)
+        .unwrap_err()
+        .reason
 }
 
 fn claims() -> serde_json::Value {
@@ -51,14 +53,24 @@ fn verifies_every_key_type() {
     let hs = KeySet::new(vec![secret_key(SECRET).unwrap()]);
     for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
         let t = sign(alg, json!({}), claims(), &hmac_enc());
-        assert_eq!(verify_signature(t.as_bytes(), &hs, AlgSet::ALL).unwrap().alg, alg);
+        assert_eq!(
+            verify_signature(t.as_bytes(), &hs, AlgSet::ALL)
+                .unwrap()
+                .alg,
+            alg
+        );
     }
 }
 
 #[test]
 fn claims_json_is_compact() {
     let hs = KeySet::new(vec![secret_key(SECRET).unwrap()]);
-    let t = sign_raw(Algorithm::HS256, r#"{"alg":"HS256"}"#, "{ \"b\" : 1,\n \"a\": [1, 2] }", &hmac_enc());
+    let t = sign_raw(
+        Algorithm::HS256,
+        r#"{"alg":"HS256"}"#,
+        "{ \"b\" : 1,\n \"a\": [1, 2] }",
+        &hmac_enc(),
+    );
     let v = verify_signature(t.as_bytes(), &hs, AlgSet::ALL).unwrap();
     let back: serde_json::Value = serde_json::from_str(&v.claims_json()).unwrap();
     assert_eq!(back, json!({"a": [1, 2], "b": 1}));
@@ -114,7 +126,12 @@ fn bad_alg_headers() {
 fn hs256_with_public_key_as_secret_is_rejected() {
     // The classic key-confusion attack: HMAC keyed with the RSA public key PEM bytes.
     let pem = data("rsa2048_public.pem");
-    let forged = sign(Algorithm::HS256, json!({}), claims(), &jsonwebtoken::EncodingKey::from_secret(&pem));
+    let forged = sign(
+        Algorithm::HS256,
+        json!({}),
+        claims(),
+        &jsonwebtoken::EncodingKey::from_secret(&pem),
+    );
     let keys = keyset(&["rsa2048_public.pem"]);
     assert_eq!(reason(&forged, &keys), Reason::AlgNotAllowed);
     // even with an HMAC key present (a different one), the RSA key never verifies HS*
@@ -131,7 +148,12 @@ fn hs256_with_public_key_as_secret_is_rejected() {
 fn crit_is_rejected() {
     let hs = KeySet::new(vec![secret_key(SECRET).unwrap()]);
     for crit in [json!(["exp"]), json!([]), json!("b64"), json!(null)] {
-        let t = sign(Algorithm::HS256, json!({"crit": crit}), claims(), &hmac_enc());
+        let t = sign(
+            Algorithm::HS256,
+            json!({"crit": crit}),
+            claims(),
+            &hmac_enc(),
+        );
         assert_eq!(reason(&t, &hs), Reason::Crit);
     }
 }
@@ -171,9 +193,17 @@ fn kid_strict_selection() {
     let t = sign(Algorithm::RS256, json!({"kid": "a"}), claims(), &rsa_enc());
     let f = verify_signature(t.as_bytes(), &set, AlgSet::ALL).unwrap_err();
     assert_eq!(f.reason, Reason::BadSignature);
-    assert_eq!((f.alg, f.kid.as_deref()), (Some(Algorithm::RS256), Some("a")));
+    assert_eq!(
+        (f.alg, f.kid.as_deref()),
+        (Some(Algorithm::RS256), Some("a"))
+    );
     // unknown kid falls back to kid-less keys only
-    let t = sign(Algorithm::RS256, json!({"kid": "other"}), claims(), &rsa_enc());
+    let t = sign(
+        Algorithm::RS256,
+        json!({"kid": "other"}),
+        claims(),
+        &rsa_enc(),
+    );
     let v = verify_signature(t.as_bytes(), &set, AlgSet::ALL).unwrap();
     assert_eq!(v.kid.as_deref(), Some("other"));
     // no kid: every key may be tried
@@ -184,10 +214,24 @@ fn kid_strict_selection() {
 #[test]
 fn unknown_kid_and_no_key() {
     let jwks = json!({"keys": [{"kty": "oct", "k": b64(SECRET), "kid": "k1", "alg": "HS256"}]});
-    let set = KeySet::new(auth_jwt_core::parse_jwks(jwks.to_string().as_bytes()).unwrap().keys);
-    let t = sign(Algorithm::HS256, json!({"kid": "k1"}), claims(), &hmac_enc());
+    let set = KeySet::new(
+        auth_jwt_core::parse_jwks(jwks.to_string().as_bytes())
+            .unwrap()
+            .keys,
+    );
+    let t = sign(
+        Algorithm::HS256,
+        json!({"kid": "k1"}),
+        claims(),
+        &hmac_enc(),
+    );
     assert!(verify_signature(t.as_bytes(), &set, AlgSet::ALL).is_ok());
-    let t = sign(Algorithm::HS256, json!({"kid": "k2"}), claims(), &hmac_enc());
+    let t = sign(
+        Algorithm::HS256,
+        json!({"kid": "k2"}),
+        claims(),
+        &hmac_enc(),
+    );
     assert_eq!(reason(&t, &set), Reason::UnknownKid);
     let t = sign(Algorithm::HS256, json!({"kid": 7}), claims(), &hmac_enc());
     assert_eq!(reason(&t, &set), Reason::Malformed);
@@ -196,8 +240,17 @@ fn unknown_kid_and_no_key() {
         {"kty": "oct", "k": b64(SECRET), "kid": "k1", "alg": "HS256"},
         {"kty": "oct", "k": b64(SECRET), "kid": "k2", "alg": "HS512"},
     ]});
-    let set = KeySet::new(auth_jwt_core::parse_jwks(jwks.to_string().as_bytes()).unwrap().keys);
-    let t = sign(Algorithm::HS512, json!({"kid": "k1"}), claims(), &hmac_enc());
+    let set = KeySet::new(
+        auth_jwt_core::parse_jwks(jwks.to_string().as_bytes())
+            .unwrap()
+            .keys,
+    );
+    let t = sign(
+        Algorithm::HS512,
+        json!({"kid": "k1"}),
+        claims(),
+        &hmac_enc(),
+    );
     assert_eq!(reason(&t, &set), Reason::NoKey);
     // empty key set
     assert_eq!(reason(&t, &KeySet::new(vec![])), Reason::AlgNotAllowed);
@@ -207,13 +260,20 @@ fn unknown_kid_and_no_key() {
 fn failure_kid_is_sanitized_for_logs() {
     let set = KeySet::new(vec![secret_key(SECRET).unwrap()]);
     let kid = format!("evil\r\n\"{}\u{7f}é", "x".repeat(100));
-    let t = sign(Algorithm::HS256, json!({"kid": kid}), claims(), &jsonwebtoken::EncodingKey::from_secret(&[9u8; 32]));
+    let t = sign(
+        Algorithm::HS256,
+        json!({"kid": kid}),
+        claims(),
+        &jsonwebtoken::EncodingKey::from_secret(&[9u8; 32]),
+    );
     let f = verify_signature(t.as_bytes(), &set, AlgSet::ALL).unwrap_err();
     assert_eq!(f.reason, Reason::BadSignature);
     let logged = f.kid.unwrap();
     assert!(logged.starts_with("evil???xxx"), "{logged}");
     assert!(logged.len() <= 70);
-    assert!(logged.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"'));
+    assert!(logged
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"'));
 }
 
 #[test]
@@ -237,7 +297,10 @@ fn malformed_tokens() {
         (format!("{h}.{p}./{}", &s[1..]), Reason::Malformed),
         (format!("{h} .{p}.{s}"), Reason::Malformed),
         (format!("{h}.{p}.{s}\n"), Reason::Malformed),
-        (format!("{}.{p}.{s}", hdr("{\"alg\":\"HS256\"")), Reason::Malformed),
+        (
+            format!("{}.{p}.{s}", hdr("{\"alg\":\"HS256\"")),
+            Reason::Malformed,
+        ),
         (format!("{}.{p}.{s}", hdr("[\"HS256\"]")), Reason::Malformed),
         (format!("{}.{p}.{s}", hdr("\"HS256\"")), Reason::Malformed),
         (format!("{}.{p}.{s}", "%%%"), Reason::Malformed),
@@ -246,7 +309,10 @@ fn malformed_tokens() {
         (format!("{h}.{p}.{}", tweak_last(s)), Reason::Malformed),
         (format!("{h}.{p}."), Reason::BadSignature),
         (format!("{h}.{p}.AAAA"), Reason::BadSignature),
-        (format!("{h}.{}.{s}", b64("{\"sub\":\"mallory\"}")), Reason::BadSignature),
+        (
+            format!("{h}.{}.{s}", b64("{\"sub\":\"mallory\"}")),
+            Reason::BadSignature,
+        ),
     ];
     for (t, want) in cases {
         assert_eq!(reason(&t, &set), want, "{t:?}");
@@ -255,7 +321,12 @@ fn malformed_tokens() {
     let long = format!("{h}.{}.{s}", "A".repeat(MAX_TOKEN_LEN));
     assert_eq!(reason(&long, &set), Reason::TooLarge);
     let bytes = vec![0xffu8; MAX_TOKEN_LEN + 1];
-    assert_eq!(verify_signature(&bytes, &set, AlgSet::ALL).unwrap_err().reason, Reason::TooLarge);
+    assert_eq!(
+        verify_signature(&bytes, &set, AlgSet::ALL)
+            .unwrap_err()
+            .reason,
+        Reason::TooLarge
+    );
 }
 
 fn tweak_last(s: &str) -> String {
@@ -279,7 +350,10 @@ fn payload_must_be_a_json_object_after_signature() {
     let t = sign_raw(Algorithm::HS256, r#"{"alg":"HS256"}"#, "{}", &hmac_enc());
     let (h, rest) = t.split_once('.').unwrap();
     let s = rest.split_once('.').unwrap().1;
-    assert_eq!(reason(&format!("{h}.{}.{s}", b64("garbage")), &set), Reason::BadSignature);
+    assert_eq!(
+        reason(&format!("{h}.{}.{s}", b64("garbage")), &set),
+        Reason::BadSignature
+    );
 }
 
 #[test]
@@ -295,7 +369,9 @@ fn garbage_signatures_never_panic() {
     all.push(hs);
     for key in &all {
         for alg in AlgSet::ALL.iter() {
-            for len in [0usize, 1, 31, 32, 33, 63, 64, 65, 95, 96, 97, 255, 256, 257, 512, 1024] {
+            for len in [
+                0usize, 1, 31, 32, 33, 63, 64, 65, 95, 96, 97, 255, 256, 257, 512, 1024,
+            ] {
                 for fill in [0u8, 1, 0xff] {
                     assert!(!key.verify(alg, b"a.b", &vec![fill; len]));
                 }
@@ -313,4 +389,47 @@ fn jwt_shape_matches_verifier() {
     let p = rest.split_once('.').unwrap().0;
     assert!(is_jwt_shaped(format!("{h}.{p}.").as_bytes()));
     assert!(!is_jwt_shaped(b"4/0AY0e-g7opaque.session"));
+}
+
+#[test]
+fn hostile_bytes_never_panic() {
+    // A tiny xorshift generator: deterministic pseudo-random inputs without extra dependencies.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let keys = keyset(&[
+        "rsa2048_public.pem",
+        "ec256_public.pem",
+        "ed25519_public.pem",
+    ]);
+    let good = sign(Algorithm::RS256, json!({"kid": "x"}), claims(), &rsa_enc());
+    let alphabet = b"AZaz09-_.=+/ {}\"\0\xff";
+    for round in 0..3000 {
+        let len = (next() % 300) as usize;
+        let mut bytes: Vec<u8> = if round % 2 == 0 {
+            (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect()
+        } else {
+            good.as_bytes().to_vec()
+        };
+        if round % 2 == 1 {
+            for _ in 0..(1 + next() % 4) {
+                let i = (next() % bytes.len() as u64) as usize;
+                bytes[i] = alphabet[(next() % alphabet.len() as u64) as usize];
+            }
+        }
+        let _ = verify_signature(&bytes, &keys, AlgSet::ALL);
+        let _ = auth_jwt_core::is_jwt_shaped(&bytes);
+        let _ = auth_jwt_core::parse_key_file(&bytes);
+        let _ = auth_jwt_core::parse_jwks(&bytes);
+        let mut pem = b"-----BEGIN PUBLIC KEY-----\n".to_vec();
+        pem.extend(&bytes);
+        pem.extend(b"\n-----END PUBLIC KEY-----\n");
+        let _ = auth_jwt_core::parse_key_file(&pem);
+    }
 }

@@ -40,13 +40,15 @@ openssl rand -hex 10 > short.secret
 
 # JWK / JWKS files, computed from the keys above.
 rsa_n=$(openssl rsa -pubin -in rsa.pub.pem -noout -modulus | sed 's/^Modulus=//')
+rsa2_n=$(openssl rsa -pubin -in rsa2.pub.pem -noout -modulus | sed 's/^Modulus=//')
 ec_pub=$(openssl pkey -pubin -in ec256.pub.pem -noout -text \
     | sed -n '/^pub:/,/^ASN1 OID/p' | grep -v -e '^pub:' -e '^ASN1' | tr -d ' :\n')
 
-RSA_N="$rsa_n" EC_PUB="$ec_pub" perl -MMIME::Base64 -e '
+RSA_N="$rsa_n" RSA2_N="$rsa2_n" EC_PUB="$ec_pub" perl -MMIME::Base64 -e '
     sub b64u { my $s = MIME::Base64::encode_base64($_[0], ""); $s =~ tr{+/}{-_}; $s =~ s/=+$//; $s }
     sub hexb64u { b64u(pack "H*", $_[0]) }
     my $n = hexb64u($ENV{RSA_N});
+    my $n2 = hexb64u($ENV{RSA2_N});
     my $pt = $ENV{EC_PUB};
     die "unexpected EC point $pt\n" unless $pt =~ /^04([0-9a-f]{64})([0-9a-f]{64})$/;
     my ($x, $y) = (hexb64u($1), hexb64u($2));
@@ -57,6 +59,8 @@ RSA_N="$rsa_n" EC_PUB="$ec_pub" perl -MMIME::Base64 -e '
     my %files = (
         "jwks.json" => qq({"keys":[{$rsa,"kid":"rsa1","use":"sig","alg":"RS256"},)
             . qq({"kty":"EC","crv":"P-256","x":"$x","y":"$y","kid":"ec1","use":"sig","alg":"ES256"}]}\n),
+        "jwks-mixed-use.json" => qq({"keys":[{"kty":"RSA","n":"$n2","e":"AQAB","kid":"enc1","use":"enc"},)
+            . qq({$rsa,"kid":"rsa1","use":"sig"}]}\n),
         "rsa.jwk.json"       => qq({$rsa}\n),
         "rsa.enc.jwk.json"   => qq({$rsa,"use":"enc"}\n),
         "rsa.rs384.jwk.json" => qq({$rsa,"alg":"RS384"}\n),

@@ -11,14 +11,20 @@ use std::path::PathBuf;
 pub const NOW: u64 = 1_700_000_000;
 
 pub fn data(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 /// A file under /work/shared/vectors; a missing vectors directory fails the test.
 pub fn vector_path(rel: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors");
-    assert!(dir.is_dir(), "test vectors directory {} is missing", dir.display());
+    assert!(
+        dir.is_dir(),
+        "test vectors directory {} is missing",
+        dir.display()
+    );
     dir.join(rel)
 }
 
@@ -45,15 +51,25 @@ pub fn sign_raw(alg: Algorithm, header: &str, payload: &str, key: &EncodingKey) 
 /// A token with header `{"alg": ALG, ...extra}` and the given claims.
 pub fn sign(alg: Algorithm, extra_header: Value, claims: Value, key: &EncodingKey) -> String {
     let mut header = serde_json::Map::new();
-    header.insert("alg".into(), Value::String(auth_jwt_core::alg_name(alg).into()));
+    header.insert(
+        "alg".into(),
+        Value::String(auth_jwt_core::alg_name(alg).into()),
+    );
     if let Value::Object(extra) = extra_header {
         header.extend(extra);
     }
-    sign_raw(alg, &Value::Object(header).to_string(), &claims.to_string(), key)
+    sign_raw(
+        alg,
+        &Value::Object(header).to_string(),
+        &claims.to_string(),
+        key,
+    )
 }
 
 pub fn key_file(name: &str) -> Vec<Key> {
-    parse_key_file(&data(name)).unwrap_or_else(|e| panic!("{name}: {e}")).keys
+    parse_key_file(&data(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .keys
 }
 
 pub fn keyset(names: &[&str]) -> KeySet {

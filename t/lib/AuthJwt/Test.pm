@@ -412,6 +412,8 @@ my @CORE_ECHO = (
     qr/^http proxy header:/,
     qr/^http upstream request: /,
     qr/^http map: /,
+    qr/^http special response/,
+    qr/^http [a-z _]+[:,]?(?: -?\d+,?)? "\//,
     qr/^parse header: /,
     qr/^http (?:arg|cookie|variable)/,
     qr/^http (?:output|copy|postpone|writer|write|chunked|range|gzip|image|ssi|sub|addition) ?(?:output )?filter/,
