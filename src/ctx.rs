@@ -11,6 +11,8 @@ use auth_jwt_core::verify::Verified;
 use ngx::ffi::{ngx_http_request_t, ngx_pool_cleanup_add};
 use ngx::http::HttpModule;
 
+use crate::conf::Gate;
+use crate::gate::Decision;
 use crate::Module;
 
 /// `$jwt_status` values (SPEC §5).
@@ -52,9 +54,14 @@ pub enum Fallback {
 
 pub struct Ctx {
     owner: *mut ngx_http_request_t,
+    /// `r->uri_changes` when the decision was made: nginx decrements it on every internal
+    /// redirect, so a different value means the request has moved to another location.
+    generation: u32,
     pub status: Option<JwtStatus>,
     pub reason: Option<&'static str>,
     pub verified: Option<Verified>,
+    /// The authentication outcome and the location (its gate) it was reached for.
+    pub authenticated: Option<(*const Gate, Decision)>,
     pub fallback: Option<Fallback>,
     /// `auth_jwt_rs_fallback_set` results: (variable index, value).
     pub fallback_values: Vec<(usize, Vec<u8>)>,
@@ -63,9 +70,12 @@ pub struct Ctx {
 impl Ctx {
     /// Forgets any earlier decision (the gate runs again, e.g. after an internal redirect).
     pub fn reset(&mut self) {
+        // SAFETY: owner is the live request this context belongs to.
+        self.generation = unsafe { (*self.owner).uri_changes() };
         self.status = None;
         self.reason = None;
         self.verified = None;
+        self.authenticated = None;
         self.fallback = None;
         self.fallback_values.clear();
     }
@@ -102,11 +112,12 @@ fn slot(r: *mut ngx_http_request_t) -> *mut *mut c_void {
     unsafe { (*r).ctx.add(Module::module().ctx_index) }
 }
 
-/// The context installed for `r` in this location, i.e. not one left from before an internal
-/// redirect (used to resume a pending fallback subrequest).
+/// The context of `r` if its decision was made in the current location, i.e. not before an
+/// internal redirect (decisions are per location; variables keep the last one).
 pub fn current<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
-    // SAFETY: the slot holds null or a Ctx we installed.
-    unsafe { (*slot(r) as *mut Ctx).as_mut() }
+    // SAFETY: r is live.
+    let generation = unsafe { (*r).uri_changes() };
+    find(r).filter(|c| c.generation == generation && c.status.is_some())
 }
 
 /// The context of `r`, if the gate (or a verify endpoint) ran for it.
@@ -151,9 +162,11 @@ pub fn get_or_create<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
             ctx,
             Ctx {
                 owner: r,
+                generation: (*r).uri_changes(),
                 status: None,
                 reason: None,
                 verified: None,
+                authenticated: None,
                 fallback: None,
                 fallback_values: Vec::new(),
             },

@@ -17,6 +17,7 @@ use crate::util::{self, bytes, guard, pool_str};
 use crate::{fallback, Module};
 
 /// What the gate decided for a request.
+#[derive(Clone, Copy)]
 pub enum Decision {
     Allow,
     /// No token in any source: 401 with a bare challenge.
@@ -80,11 +81,54 @@ fn gate_enabled(r: *mut ngx_http_request_t, lc: &LocConf) -> bool {
 
 /// Runs the gate for `r` and records the outcome in the request context.
 pub fn decide(r: *mut ngx_http_request_t, lc: &LocConf, gate: &Gate) -> Decision {
+    match authenticate(r, lc, gate) {
+        Decision::Allow => authorize(r, lc),
+        d => d,
+    }
+}
+
+/// Authenticates `r` once per location: the token, its signature, the time and standard claims.
+/// The outcome is kept in the request context, so that claim variables read before the access
+/// phase (in `if`, `set`) see the verified claims and the access phase does not verify twice.
+pub fn authenticate(r: *mut ngx_http_request_t, lc: &LocConf, gate: &Gate) -> Decision {
+    if let Some((g, d)) = ctx::current(r).and_then(|c| c.authenticated) {
+        if std::ptr::eq(g, gate) {
+            return d;
+        }
+    }
     let Some(ctx) = ctx::get_or_create(r) else {
         return Decision::Error;
     };
     ctx.reset();
+    let d = verify_token(r, lc, gate, ctx);
+    ctx.authenticated = Some((gate as *const Gate, d));
+    d
+}
 
+/// Authenticates `r` ahead of the access phase when a claim variable is read first (in the
+/// rewrite phase: `if`, `set`). Only for main requests in a location where the gate is on.
+pub fn authenticate_early(r: *mut ngx_http_request_t) {
+    // SAFETY: r is live.
+    if unsafe { (*r).main } != r {
+        return;
+    }
+    let req = unsafe { ngx::http::Request::from_ngx_http_request(r) };
+    let Some(lc) = Module::location_conf(req) else {
+        return;
+    };
+    if let Some(gate) = lc.gate.as_deref() {
+        if gate_enabled(r, lc) {
+            authenticate(r, lc, gate);
+        }
+    }
+}
+
+fn verify_token(
+    r: *mut ngx_http_request_t,
+    lc: &LocConf,
+    gate: &Gate,
+    ctx: &mut ctx::Ctx,
+) -> Decision {
     let defaults;
     let sources = match &lc.sources {
         Some(s) => s.as_slice(),
@@ -126,7 +170,11 @@ pub fn decide(r: *mut ngx_http_request_t, lc: &LocConf, gate: &Gate) -> Decision
     }
     ctx.status = Some(JwtStatus::Ok);
     ctx.verified = Some(verified);
+    Decision::Allow
+}
 
+/// Applies the authorization rules to an authenticated request.
+fn authorize(r: *mut ngx_http_request_t, lc: &LocConf) -> Decision {
     // Rules run after the claims are in the context: `auth_jwt_rs_require` values may use them.
     if let Some(status) = failed_rule(r, lc) {
         let ctx = ctx::find(r);

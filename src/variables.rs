@@ -87,6 +87,15 @@ fn not_found(v: *mut ngx_variable_value_t) -> ngx_int_t {
     NGX_OK as ngx_int_t
 }
 
+/// The verified token of `r`, authenticating it first if the gate has not run yet (a variable
+/// read in the rewrite phase, before the access phase).
+fn verified<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut ctx::Ctx> {
+    if ctx::find(r).is_none() {
+        crate::gate::authenticate_early(r);
+    }
+    ctx::find(r)
+}
+
 /// Guarded body of every getter.
 fn getter(
     r: *mut ngx_http_request_t,
@@ -143,7 +152,7 @@ unsafe extern "C" fn claim_prefix_get(
 ) -> ngx_int_t {
     getter(r, v, || {
         let name = unsafe { suffix(data, CLAIM_PREFIX) };
-        match ctx::find(r).and_then(|c| c.verified.as_ref()) {
+        match verified(r).and_then(|c| c.verified.as_ref()) {
             Some(ver) => expose_json(r, v, "claim", &name, ver.claims.get(&name)),
             None => not_found(v),
         }
@@ -157,7 +166,7 @@ unsafe extern "C" fn header_prefix_get(
 ) -> ngx_int_t {
     getter(r, v, || {
         let name = unsafe { suffix(data, HEADER_PREFIX) };
-        match ctx::find(r).and_then(|c| c.verified.as_ref()) {
+        match verified(r).and_then(|c| c.verified.as_ref()) {
             Some(ver) => expose_json(r, v, "header", &name, ver.header.get(&name)),
             None => not_found(v),
         }
@@ -257,7 +266,7 @@ unsafe extern "C" fn user_var_get(
     getter(r, v, || {
         // SAFETY: data is the VarSpec allocated in the cycle pool by the directive.
         let spec = unsafe { &*(data as *const VarSpec) };
-        let Some(ctx) = ctx::find(r) else {
+        let Some(ctx) = verified(r) else {
             return not_found(v);
         };
         if ctx.by_fallback() {
