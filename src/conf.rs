@@ -22,6 +22,7 @@ use ngx::ffi::{
 use ngx::http::{HttpModuleLocationConf, Merge, MergeConfigError, NgxHttpCoreModule};
 use ngx::ngx_conf_log_error;
 
+use crate::jwks::{self, KeySource, Remote};
 use crate::util::{bytes, conf_args, conf_mut};
 
 /// Where a directive was written, for errors reported after parsing (at merge time).
@@ -93,10 +94,24 @@ pub struct FallbackVar {
 
 /// What the request path needs, resolved once per location at merge time.
 pub struct Gate {
-    pub keys: Arc<KeySet>,
-    pub algs: AlgSet,
+    pub keys: Rc<KeySource>,
+    /// `auth_jwt_rs_algorithms`; `None`: every algorithm that fits the keys.
+    pub algorithms: Option<AlgSet>,
     pub policy: Policy,
 }
+
+impl Gate {
+    /// Algorithms accepted with `keys` (SPEC §2: the allow-list, within what the keys fit).
+    pub fn algs_for(&self, keys: &KeySet) -> AlgSet {
+        match self.algorithms {
+            Some(a) => a.intersection(keys.algs()),
+            None => keys.algs(),
+        }
+    }
+}
+
+/// Default of `auth_jwt_rs_key_cache` (SPEC §2), seconds.
+const DEFAULT_KEY_CACHE: u64 = 600;
 
 #[derive(Default)]
 pub struct LocConf {
@@ -106,7 +121,10 @@ pub struct LocConf {
     pub sources: Option<Rc<Vec<Source>>>,
     /// Keys read by this level's key directives (`None`: inherit).
     pending_keys: Option<Vec<Key>>,
-    keys: Option<Arc<KeySet>>,
+    /// This level's `auth_jwt_rs_key_request` URIs.
+    pending_remotes: Option<Vec<Rc<Remote>>>,
+    key_cache: Option<u64>,
+    key_source: Option<Rc<KeySource>>,
     algorithms: Option<AlgSet>,
     leeway: Option<u64>,
     require_exp: Option<bool>,
@@ -121,7 +139,7 @@ pub struct LocConf {
     pub verify: bool,
     verify_pos: Option<ConfPos>,
     /// Built by `merge`; `None` where the gate can never run (no keys anywhere).
-    pub gate: Option<Arc<Gate>>,
+    pub gate: Option<Rc<Gate>>,
     /// Set when merging failed; reported by `merge_loc_conf`.
     pub merge_error: Option<String>,
 }
@@ -143,10 +161,27 @@ impl Merge for LocConf {
         if self.sources.is_none() {
             self.sources = prev.sources.clone();
         }
-        match self.pending_keys.take() {
-            Some(k) => self.keys = Some(Arc::new(KeySet::new(k))),
-            None => self.keys = prev.keys.clone(),
+        if self.key_cache.is_none() {
+            self.key_cache = prev.key_cache;
         }
+        let ttl = self.key_cache.unwrap_or(DEFAULT_KEY_CACHE);
+        // Key sources set at this level replace the enclosing level's (SPEC §9). The http
+        // level is never merged itself, so its sources may still be pending.
+        let inherited = prev.key_source.clone().or_else(|| prev.own_key_source(ttl));
+        self.key_source = match self.own_key_source(ttl) {
+            Some(own) => Some(own),
+            None => inherited.map(|p| {
+                if p.ttl == ttl {
+                    p
+                } else {
+                    Rc::new(KeySource::new(
+                        p.static_keys.clone(),
+                        p.remotes.clone(),
+                        ttl,
+                    ))
+                }
+            }),
+        };
         if self.algorithms.is_none() {
             self.algorithms = prev.algorithms;
         }
@@ -177,13 +212,13 @@ impl Merge for LocConf {
 
         let gate_on = matches!(self.enable, Some(Enable::On) | Some(Enable::Var(_)));
         let enabled = gate_on || self.verify;
-        let keys = match &self.keys {
-            Some(k) if !k.is_empty() => k.clone(),
+        let keys = match &self.key_source {
+            Some(k) if k.is_configured() => k.clone(),
             _ => {
                 if enabled {
                     self.merge_error = Some(self.at_enable(
-                        "no key source is configured (auth_jwt_rs_key_file or \
-                         auth_jwt_rs_secret_file)",
+                        "no key source is configured (auth_jwt_rs_key_file, \
+                         auth_jwt_rs_secret_file or auth_jwt_rs_key_request)",
                     ));
                     return Err(MergeConfigError::NoValue);
                 }
@@ -191,11 +226,12 @@ impl Merge for LocConf {
                 return Ok(());
             }
         };
+        // With key requests, the keys are only known at run time.
         let algs = match self.algorithms {
-            Some(a) => a.intersection(keys.algs()),
-            None => keys.algs(),
+            Some(a) => a.intersection(keys.static_keys.algs()),
+            None => keys.static_keys.algs(),
         };
-        if algs.is_empty() && enabled {
+        if algs.is_empty() && enabled && keys.remotes.is_empty() {
             self.merge_error = Some(self.at_enable(
                 "none of the algorithms in \"auth_jwt_rs_algorithms\" can be verified by the \
                  configured keys",
@@ -208,12 +244,26 @@ impl Merge for LocConf {
             issuers: self.issuers.clone().unwrap_or_default(),
             audiences: self.audiences.clone().unwrap_or_default(),
         };
-        self.gate = Some(Arc::new(Gate { keys, algs, policy }));
+        self.gate = Some(Rc::new(Gate {
+            keys,
+            algorithms: self.algorithms,
+            policy,
+        }));
         Ok(())
     }
 }
 
 impl LocConf {
+    /// The key source made of this level's own key directives, if it has any.
+    fn own_key_source(&self, ttl: u64) -> Option<Rc<KeySource>> {
+        if self.pending_keys.is_none() && self.pending_remotes.is_none() {
+            return None;
+        }
+        let statics = KeySet::new(self.pending_keys.clone().unwrap_or_default());
+        let remotes = self.pending_remotes.clone().unwrap_or_default();
+        Some(Rc::new(KeySource::new(Arc::new(statics), remotes, ttl)))
+    }
+
     /// `msg` for the directive that enabled the gate here, with its file and line.
     fn at_enable(&self, msg: &str) -> String {
         let (name, pos) = match (&self.verify_pos, &self.enable_pos) {
@@ -721,4 +771,51 @@ pub fn push_fallback_var(lc: &mut LocConf, var: FallbackVar) {
         Some(v) => v.push(var),
         None => lc.fallback_vars = Some(Rc::new(vec![var])),
     }
+}
+
+pub extern "C" fn cmd_add_key_request(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    let args = unsafe { conf_args(cf) };
+    if bytes(&args[1]).first() != Some(&b'/') {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "invalid URI \"{}\" in \"auth_jwt_rs_key_request\", it must start with \"/\"",
+            arg_str(&args[1])
+        );
+        return NGX_CONF_ERROR;
+    }
+    lc.pending_remotes
+        .get_or_insert_with(Vec::new)
+        .push(jwks::remote(args[1]));
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_key_cache(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.key_cache.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    let mut v = args[1];
+    let secs = unsafe { ngx_parse_time(&mut v, 1) };
+    if secs <= 0 {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "invalid value \"{}\" in \"auth_jwt_rs_key_cache\"",
+            arg_str(&args[1])
+        );
+        return NGX_CONF_ERROR;
+    }
+    lc.key_cache = Some(secs as u64);
+    NGX_CONF_OK
 }

@@ -63,6 +63,8 @@ pub struct Ctx {
     /// The authentication outcome and the location (its gate) it was reached for.
     pub authenticated: Option<(*const Gate, Decision)>,
     pub fallback: Option<Fallback>,
+    /// An unknown-kid key refetch was already tried for this request.
+    pub key_refetched: bool,
     /// `auth_jwt_rs_fallback_set` results: (variable index, value).
     pub fallback_values: Vec<(usize, Vec<u8>)>,
 }
@@ -168,6 +170,7 @@ pub fn get_or_create<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
                 verified: None,
                 authenticated: None,
                 fallback: None,
+                key_refetched: false,
                 fallback_values: Vec::new(),
             },
         );

@@ -5,13 +5,15 @@ use auth_jwt_core::reason::Reason;
 use auth_jwt_core::token::is_jwt_shaped;
 use auth_jwt_core::verify::{verify_signature, Failure};
 use ngx::ffi::{
-    ngx_http_request_t, ngx_int_t, ngx_list_push, ngx_table_elt_t, ngx_uint_t, NGX_DECLINED,
-    NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_MOVED_TEMPORARILY, NGX_LOG_INFO, NGX_OK,
+    ngx_http_request_t, ngx_int_t, ngx_list_push, ngx_table_elt_t, ngx_uint_t, NGX_AGAIN,
+    NGX_DECLINED, NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_MOVED_TEMPORARILY, NGX_LOG_ERR,
+    NGX_LOG_INFO, NGX_OK,
 };
 use ngx::http::HttpModuleLocationConf;
 
 use crate::conf::{default_sources, Enable, Gate, LocConf, Rule};
 use crate::ctx::{self, JwtStatus};
+use crate::jwks::Keys;
 use crate::token_source::{complex_value, find_token};
 use crate::util::{self, bytes, guard, pool_str};
 use crate::{fallback, Module};
@@ -29,7 +31,9 @@ pub enum Decision {
     NotJwt(Reason),
     /// Authenticated, but an authorization rule failed: its status (401 or 403).
     Forbidden(u16),
-    /// Server-side failure: 500.
+    /// Keys are being fetched; the request is resumed when they arrive.
+    Wait,
+    /// Server-side failure (e.g. no key could be obtained): 500.
     Error,
 }
 
@@ -91,6 +95,17 @@ pub fn decide(r: *mut ngx_http_request_t, lc: &LocConf, gate: &Gate) -> Decision
 /// The outcome is kept in the request context, so that claim variables read before the access
 /// phase (in `if`, `set`) see the verified claims and the access phase does not verify twice.
 pub fn authenticate(r: *mut ngx_http_request_t, lc: &LocConf, gate: &Gate) -> Decision {
+    authenticate_in(r, lc, gate, true)
+}
+
+/// `authenticate`; `can_wait` is false where the request cannot be suspended for a key fetch
+/// (a variable read in the rewrite phase), in which case nothing is decided yet.
+fn authenticate_in(
+    r: *mut ngx_http_request_t,
+    lc: &LocConf,
+    gate: &Gate,
+    can_wait: bool,
+) -> Decision {
     if let Some((g, d)) = ctx::current(r).and_then(|c| c.authenticated) {
         if std::ptr::eq(g, gate) {
             return d;
@@ -99,9 +114,17 @@ pub fn authenticate(r: *mut ngx_http_request_t, lc: &LocConf, gate: &Gate) -> De
     let Some(ctx) = ctx::get_or_create(r) else {
         return Decision::Error;
     };
+    let refetched = ctx.key_refetched;
     ctx.reset();
-    let d = verify_token(r, lc, gate, ctx);
-    ctx.authenticated = Some((gate as *const Gate, d));
+    ctx.key_refetched = refetched;
+    let d = verify_token(r, lc, gate, ctx, can_wait);
+    if matches!(d, Decision::Wait) {
+        // Not decided: leave no trace, so that variables do not report a half-made decision.
+        ctx.status = None;
+        ctx.reason = None;
+    } else {
+        ctx.authenticated = Some((gate as *const Gate, d));
+    }
     d
 }
 
@@ -118,7 +141,7 @@ pub fn authenticate_early(r: *mut ngx_http_request_t) {
     };
     if let Some(gate) = lc.gate.as_deref() {
         if gate_enabled(r, lc) {
-            authenticate(r, lc, gate);
+            authenticate_in(r, lc, gate, false);
         }
     }
 }
@@ -128,6 +151,7 @@ fn verify_token(
     lc: &LocConf,
     gate: &Gate,
     ctx: &mut ctx::Ctx,
+    can_wait: bool,
 ) -> Decision {
     let defaults;
     let sources = match &lc.sources {
@@ -143,7 +167,31 @@ fn verify_token(
         return Decision::Missing;
     };
 
-    let verified = match verify_signature(token, &gate.keys, gate.algs) {
+    let waiter = can_wait.then_some(r);
+    let keys = match gate.keys.keys(waiter, now(), false) {
+        Keys::Ready(k) => k,
+        Keys::Wait => return Decision::Wait,
+        Keys::Unavailable => return no_keys(r, ctx),
+    };
+    let mut result = verify_signature(token, &keys, gate.algs_for(&keys));
+    if let Err(Failure {
+        reason: Reason::UnknownKid,
+        ..
+    }) = result
+    {
+        // A kid we don't know may be a rotated key: refetch once (rate-limited per URI).
+        if can_wait && !ctx.key_refetched && !gate.keys.remotes.is_empty() {
+            ctx.key_refetched = true;
+            match gate.keys.keys(waiter, now(), true) {
+                Keys::Ready(k) if !std::sync::Arc::ptr_eq(&k, &keys) => {
+                    result = verify_signature(token, &k, gate.algs_for(&k));
+                }
+                Keys::Wait => return Decision::Wait,
+                _ => {}
+            }
+        }
+    }
+    let verified = match result {
         Ok(v) => v,
         Err(f) => {
             log_rejection(r, &f);
@@ -171,6 +219,18 @@ fn verify_token(
     ctx.status = Some(JwtStatus::Ok);
     ctx.verified = Some(verified);
     Decision::Allow
+}
+
+fn no_keys(r: *mut ngx_http_request_t, ctx: &mut ctx::Ctx) -> Decision {
+    let (log, addr) = util::request_log(r);
+    util::log(
+        log,
+        NGX_LOG_ERR as ngx_uint_t,
+        &format!("auth_jwt_rs: no verification keys available, client: {addr}"),
+    );
+    ctx.status = Some(JwtStatus::Error);
+    ctx.reason = Some(Reason::Internal.as_str());
+    Decision::Error
 }
 
 /// Applies the authorization rules to an authenticated request.
@@ -227,7 +287,7 @@ fn failed_rule(r: *mut ngx_http_request_t, lc: &LocConf) -> Option<u16> {
     None
 }
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     // SAFETY: ngx_cached_time always points to a valid time slot in a running worker.
     let sec = unsafe { (*ngx::ffi::ngx_cached_time).sec };
     sec.max(0) as u64
@@ -267,6 +327,7 @@ fn log_rejection(r: *mut ngx_http_request_t, f: &Failure) {
 pub fn respond(r: *mut ngx_http_request_t, lc: &LocConf, d: Decision, redirect: bool) -> ngx_int_t {
     match d {
         Decision::Allow => NGX_OK as ngx_int_t,
+        Decision::Wait => NGX_AGAIN as ngx_int_t,
         Decision::Missing | Decision::Invalid(_) | Decision::NotJwt(_)
             if redirect && login_redirect(r, lc) =>
         {

@@ -21,6 +21,7 @@ mod ctx;
 mod endpoint;
 mod fallback;
 mod gate;
+mod jwks;
 mod token_source;
 mod util;
 mod variables;
@@ -37,6 +38,7 @@ impl HttpModule for Module {
     }
 
     unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+        jwks::reset_registry();
         match unsafe { variables::register(cf) } {
             Ok(()) => Status::NGX_OK.into(),
             Err(()) => Status::NGX_ERROR.into(),
@@ -104,7 +106,7 @@ macro_rules! command {
     };
 }
 
-static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 19] = [
+static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 21] = [
     command!(
         "auth_jwt_rs",
         MSL | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1,
@@ -129,6 +131,16 @@ static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 19] = [
         "auth_jwt_rs_secret_file",
         MSL | NGX_CONF_TAKE1,
         conf::cmd_add_secret_file
+    ),
+    command!(
+        "auth_jwt_rs_key_request",
+        MSL | NGX_CONF_TAKE1,
+        conf::cmd_add_key_request
+    ),
+    command!(
+        "auth_jwt_rs_key_cache",
+        MSL | NGX_CONF_TAKE1,
+        conf::cmd_set_key_cache
     ),
     command!(
         "auth_jwt_rs_algorithms",
