@@ -22,6 +22,18 @@ fn main() {
         }
         println!("cargo::rerun-if-env-changed=DEP_NGINX_{var}");
     }
+    // nginx 1.23.0 made header lines linked lists (`ngx_table_elt_t.next`, `headers_in.cookie`,
+    // new `ngx_http_parse_multi_header_lines` signature). `cfg(nginx1_23_0)` selects that API;
+    // without it the code must use the 1.22 one (Debian bookworm's nginx, scripts/build-deb.sh).
+    println!("cargo::rustc-check-cfg=cfg(nginx1_23_0)");
+    let version = env::var("DEP_NGINX_VERSION_NUMBER").ok();
+    if version
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|v| v >= 1_023_000)
+    {
+        println!("cargo::rustc-cfg=nginx1_23_0");
+    }
+    println!("cargo::rerun-if-env-changed=DEP_NGINX_VERSION_NUMBER");
     if let (Ok(dir), Ok(out)) = (env::var("DEP_NGINX_BUILD_DIR"), env::var("OUT_DIR")) {
         // OUT_DIR is target/<profile>/build/<pkg>-<hash>/out.
         let profile_dir: PathBuf = PathBuf::from(out)

@@ -135,6 +135,8 @@ pub struct LocConf {
     /// `auth_jwt_rs_fallback`: `Some(None)` is an explicit `off`.
     pub fallback: Option<Option<ngx_str_t>>,
     pub fallback_vars: Option<Rc<Vec<FallbackVar>>>,
+    /// `auth_jwt_rs_cache`: `Some(None)` is `off`.
+    cache: Option<Option<usize>>,
     /// `auth_jwt_rs_verify` in this location (not inherited).
     pub verify: bool,
     verify_pos: Option<ConfPos>,
@@ -209,6 +211,12 @@ impl Merge for LocConf {
         if self.fallback_vars.is_none() {
             self.fallback_vars = prev.fallback_vars.clone();
         }
+        if self.cache.is_none() {
+            self.cache = prev.cache;
+        }
+        if let Some(Some(n)) = self.cache {
+            crate::cache::want_capacity(n);
+        }
 
         let gate_on = matches!(self.enable, Some(Enable::On) | Some(Enable::Var(_)));
         let enabled = gate_on || self.verify;
@@ -254,6 +262,11 @@ impl Merge for LocConf {
 }
 
 impl LocConf {
+    /// Whether the verified-token cache is used here (`auth_jwt_rs_cache`, default on).
+    pub fn cache_enabled(&self) -> bool {
+        !matches!(self.cache, Some(None))
+    }
+
     /// The key source made of this level's own key directives, if it has any.
     fn own_key_source(&self, ttl: u64) -> Option<Rc<KeySource>> {
         if self.pending_keys.is_none() && self.pending_remotes.is_none() {
@@ -817,5 +830,38 @@ pub extern "C" fn cmd_set_key_cache(
         return NGX_CONF_ERROR;
     }
     lc.key_cache = Some(secs as u64);
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_cache(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.cache.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    let v = bytes(&args[1]);
+    lc.cache = match v {
+        b"off" => Some(None),
+        _ => match std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.parse::<usize>().ok())
+        {
+            Some(n) if (1..=10_000_000).contains(&n) => Some(Some(n)),
+            _ => {
+                ngx_conf_log_error!(
+                    NGX_LOG_EMERG,
+                    cf,
+                    "invalid value \"{}\" in \"auth_jwt_rs_cache\", it must be \"off\" or a \
+                     number of entries (1 to 10000000)",
+                    arg_str(&args[1])
+                );
+                return NGX_CONF_ERROR;
+            }
+        },
+    };
     NGX_CONF_OK
 }

@@ -6,6 +6,7 @@
 
 use std::ffi::c_void;
 use std::ptr;
+use std::rc::Rc;
 
 use auth_jwt_core::verify::Verified;
 use ngx::ffi::{ngx_http_request_t, ngx_pool_cleanup_add};
@@ -59,7 +60,7 @@ pub struct Ctx {
     generation: u32,
     pub status: Option<JwtStatus>,
     pub reason: Option<&'static str>,
-    pub verified: Option<Verified>,
+    pub verified: Option<Rc<Verified>>,
     /// The authentication outcome and the location (its gate) it was reached for.
     pub authenticated: Option<(*const Gate, Decision)>,
     pub fallback: Option<Fallback>,
@@ -119,17 +120,49 @@ fn slot(r: *mut ngx_http_request_t) -> *mut *mut c_void {
 pub fn current<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
     // SAFETY: r is live.
     let generation = unsafe { (*r).uri_changes() };
-    find(r).filter(|c| c.generation == generation && c.status.is_some())
+    own(r).filter(|c| c.generation == generation && c.status.is_some())
 }
 
-/// The context of `r`, if the gate (or a verify endpoint) ran for it.
-pub fn find<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
+/// The context `r` itself owns (also after an internal redirect wiped its module context).
+pub fn own<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
     // SAFETY: the slot holds null or a Ctx we installed; the pool outlives every use.
     unsafe {
         let p = *slot(r) as *mut Ctx;
         if !p.is_null() {
             return Some(&mut *p);
         }
+        let ctx = scan(r, |owner| owner == r)?;
+        *slot(r) = (ctx as *mut Ctx).cast();
+        Some(ctx)
+    }
+}
+
+/// The context whose decision the variables of `r` show: its own, or for a main request that
+/// has none, the latest of an `auth_jwt_rs_verify` subrequest it made (so that the identity
+/// established through `auth_request` reads the same in the main request, e.g. after
+/// `auth_request_set $user $user`).
+pub fn find<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
+    if let Some(c) = own(r) {
+        return Some(c);
+    }
+    // SAFETY: owners are requests of this pool, alive as long as it is.
+    unsafe {
+        if (*r).main != r {
+            return None;
+        }
+        scan(r, |owner| (*owner).main == r && (*owner).parent == r)
+    }
+}
+
+/// The newest context in `r`'s pool whose owner satisfies `pick`.
+///
+/// # Safety
+/// `r` must be live; `pick` receives live requests of the same pool.
+unsafe fn scan<'a>(
+    r: *mut ngx_http_request_t,
+    pick: impl Fn(*mut ngx_http_request_t) -> bool,
+) -> Option<&'a mut Ctx> {
+    unsafe {
         let mut c = (*(*r).pool).cleanup;
         while !c.is_null() {
             if (*c)
@@ -137,8 +170,7 @@ pub fn find<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
                 .is_some_and(|h| std::ptr::fn_addr_eq(h, DROP_CTX))
             {
                 let ctx = (*c).data as *mut Ctx;
-                if (*ctx).owner == r {
-                    *slot(r) = ctx.cast();
+                if pick((*ctx).owner) {
                     return Some(&mut *ctx);
                 }
             }
@@ -150,7 +182,7 @@ pub fn find<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
 
 /// The context of `r`, created empty if there is none; `None` only when out of memory.
 pub fn get_or_create<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
-    if let Some(c) = find(r) {
+    if let Some(c) = own(r) {
         return Some(c);
     }
     // SAFETY: the cleanup record owns a Ctx-sized block in the request pool.

@@ -121,7 +121,19 @@ fn copy_challenge(r: *mut ngx_http_request_t, sr: *mut ngx_http_request_t) -> Op
         if h.is_null() && !(*sr).upstream.is_null() {
             h = (*(*sr).upstream).headers_in.www_authenticate;
         }
+        // nginx < 1.23 keeps a single WWW-Authenticate element (no `next` chain).
+        #[cfg(not(nginx1_23_0))]
+        if !h.is_null() {
+            let ho = ngx_list_push(&mut (*r).headers_out.headers) as *mut ngx_table_elt_t;
+            if ho.is_null() {
+                return None;
+            }
+            *ho = *h;
+            (*r).headers_out.www_authenticate = ho;
+        }
+        #[cfg(nginx1_23_0)]
         let mut link: *mut *mut ngx_table_elt_t = &mut (*r).headers_out.www_authenticate;
+        #[cfg(nginx1_23_0)]
         while !h.is_null() {
             let ho = ngx_list_push(&mut (*r).headers_out.headers) as *mut ngx_table_elt_t;
             if ho.is_null() {

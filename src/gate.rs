@@ -3,7 +3,12 @@
 use auth_jwt_core::alg::alg_name;
 use auth_jwt_core::reason::Reason;
 use auth_jwt_core::token::is_jwt_shaped;
-use auth_jwt_core::verify::{verify_signature, Failure};
+use std::rc::Rc;
+
+use auth_jwt_core::alg::AlgSet;
+use auth_jwt_core::cache::TokenCache;
+use auth_jwt_core::keys::KeySet;
+use auth_jwt_core::verify::{token_kid, verify_signature, Failure, Verified};
 use ngx::ffi::{
     ngx_http_request_t, ngx_int_t, ngx_list_push, ngx_table_elt_t, ngx_uint_t, NGX_AGAIN,
     NGX_DECLINED, NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_MOVED_TEMPORARILY, NGX_LOG_ERR,
@@ -16,7 +21,7 @@ use crate::ctx::{self, JwtStatus};
 use crate::jwks::Keys;
 use crate::token_source::{complex_value, find_token};
 use crate::util::{self, bytes, guard, pool_str};
-use crate::{fallback, Module};
+use crate::{cache, fallback, Module};
 
 /// What the gate decided for a request.
 #[derive(Clone, Copy)]
@@ -173,18 +178,21 @@ fn verify_token(
         Keys::Wait => return Decision::Wait,
         Keys::Unavailable => return no_keys(r, ctx),
     };
-    let mut result = verify_signature(token, &keys, gate.algs_for(&keys));
-    if let Err(Failure {
-        reason: Reason::UnknownKid,
-        ..
-    }) = result
-    {
-        // A kid we don't know may be a rotated key: refetch once (rate-limited per URI).
-        if can_wait && !ctx.key_refetched && !gate.keys.remotes.is_empty() {
+    let cache = lc.cache_enabled();
+    let mut result = verify_cached(token, &keys, gate.algs_for(&keys), cache);
+    if let Err(f) = &result {
+        // A kid we don't have may be a rotated key, possibly of another type (then the
+        // algorithm is not among the cached keys' yet): refetch once, rate-limited per URI.
+        let rotated = matches!(
+            f.reason,
+            Reason::UnknownKid | Reason::AlgNotAllowed | Reason::NoKey
+        ) && !gate.keys.remotes.is_empty()
+            && token_kid(token).is_some_and(|k| !keys.has_kid(&k));
+        if rotated && can_wait && !ctx.key_refetched {
             ctx.key_refetched = true;
             match gate.keys.keys(waiter, now(), true) {
                 Keys::Ready(k) if !std::sync::Arc::ptr_eq(&k, &keys) => {
-                    result = verify_signature(token, &k, gate.algs_for(&k));
+                    result = verify_cached(token, &k, gate.algs_for(&k), cache);
                 }
                 Keys::Wait => return Decision::Wait,
                 _ => {}
@@ -219,6 +227,25 @@ fn verify_token(
     ctx.status = Some(JwtStatus::Ok);
     ctx.verified = Some(verified);
     Decision::Allow
+}
+
+/// `verify_signature` behind the per-worker cache of verified tokens (SPEC §7).
+fn verify_cached(
+    token: &[u8],
+    keys: &KeySet,
+    algs: AlgSet,
+    use_cache: bool,
+) -> Result<Rc<Verified>, Failure> {
+    if !use_cache {
+        return verify_signature(token, keys, algs).map(Rc::new);
+    }
+    let key = TokenCache::key(token, keys.id(), algs);
+    if let Some(v) = cache::with(|c| c.get(&key, now())) {
+        return Ok(v);
+    }
+    let v = Rc::new(verify_signature(token, keys, algs)?);
+    cache::with(|c| c.insert(key, v.clone()));
+    Ok(v)
 }
 
 fn no_keys(r: *mut ngx_http_request_t, ctx: &mut ctx::Ctx) -> Decision {
@@ -400,7 +427,10 @@ pub fn set_www_authenticate(r: *mut ngx_http_request_t, value: &[u8]) -> Option<
             return None;
         }
         (*h).hash = 1;
-        (*h).next = std::ptr::null_mut();
+        #[cfg(nginx1_23_0)]
+        {
+            (*h).next = std::ptr::null_mut();
+        }
         (*h).key = ngx::ngx_string!("WWW-Authenticate");
         (*h).value = v;
         (*h).lowcase_key = std::ptr::null_mut();
@@ -438,7 +468,10 @@ fn login_redirect(r: *mut ngx_http_request_t, lc: &LocConf) -> bool {
             return false;
         }
         (*h).hash = 1;
-        (*h).next = std::ptr::null_mut();
+        #[cfg(nginx1_23_0)]
+        {
+            (*h).next = std::ptr::null_mut();
+        }
         (*h).key = ngx::ngx_string!("Location");
         (*h).value = v;
         (*h).lowcase_key = std::ptr::null_mut();

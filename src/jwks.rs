@@ -17,8 +17,8 @@ use auth_jwt_core::keys::{parse_jwks, Key, KeySet};
 use ngx::ffi::{
     ngx_event_t, ngx_http_post_subrequest_t, ngx_http_request_body_t, ngx_http_request_t,
     ngx_http_run_posted_requests, ngx_http_subrequest, ngx_int_t, ngx_pcalloc,
-    ngx_pool_cleanup_add, ngx_str_t, ngx_uint_t, NGX_HTTP_SUBREQUEST_IN_MEMORY,
-    NGX_HTTP_SUBREQUEST_WAITED, NGX_LOG_WARN, NGX_OK,
+    ngx_pool_cleanup_add, ngx_str_t, ngx_uint_t, NGX_HTTP_CLIENT_CLOSED_REQUEST,
+    NGX_HTTP_SUBREQUEST_IN_MEMORY, NGX_HTTP_SUBREQUEST_WAITED, NGX_LOG_INFO, NGX_LOG_WARN, NGX_OK,
 };
 
 use crate::util::{self, bytes};
@@ -74,6 +74,16 @@ pub fn remote(uri: ngx_str_t) -> Rc<Remote> {
 }
 
 impl Remote {
+    /// Ends a fetch that was cut short without an answer: no pause, the waiters retry.
+    fn abandon(&self) {
+        let waiters = {
+            let mut st = self.state.borrow_mut();
+            st.in_flight = false;
+            std::mem::take(&mut st.waiters)
+        };
+        wake_all(waiters);
+    }
+
     fn uri_str(&self) -> String {
         String::from_utf8_lossy(bytes(&self.uri)).into_owned()
     }
@@ -93,11 +103,15 @@ impl Remote {
             }
             std::mem::take(&mut st.waiters)
         };
-        for ev in waiters {
-            // SAFETY: waiter events live in their requests' pools; a request that ends first
-            // removes its event from the list in its pool cleanup.
-            unsafe { ngx::ffi::ngx_post_event(ev, ptr::addr_of_mut!(ngx::ffi::ngx_posted_events)) };
-        }
+        wake_all(waiters);
+    }
+}
+
+fn wake_all(waiters: Vec<*mut ngx_event_t>) {
+    for ev in waiters {
+        // SAFETY: waiter events live in their requests' pools; a request that ends first
+        // removes its event from the list in its pool cleanup.
+        unsafe { ngx::ffi::ngx_post_event(ev, ptr::addr_of_mut!(ngx::ffi::ngx_posted_events)) };
     }
 }
 
@@ -229,7 +243,7 @@ unsafe extern "C" fn drop_fetch_job(data: *mut c_void) {
         let job = &mut *(data as *mut FetchJob);
         if !job.done {
             // The fetching request ended first: let a waiting request try again.
-            job.remote.finish(None, 0);
+            job.remote.abandon();
         }
         ptr::drop_in_place(job);
     }
@@ -282,6 +296,11 @@ fn start_fetch(r: *mut ngx_http_request_t, remote: &Rc<Remote>) -> Option<()> {
             return None;
         }
         (*sr).request_body = body;
+        // ... nor its Content-Length (proxy_pass would announce a body that never comes).
+        (*sr).headers_in.content_length_n = -1;
+        (*sr).headers_in.content_length = ptr::null_mut();
+        (*sr).headers_in.transfer_encoding = ptr::null_mut();
+        (*sr).headers_in.set_chunked(0);
         (*job).done = false;
     }
     Some(())
@@ -302,6 +321,21 @@ unsafe extern "C" fn fetch_done(
         job.done = true;
         let remote = job.remote.clone();
         let now = crate::gate::now();
+        // The fetching request's client went away and nginx cut the fetch short: nothing is
+        // known about the identity provider, so no pause; a waiting request fetches again.
+        let status = unsafe { (*sr).headers_out.status };
+        if status == 0 || status == NGX_HTTP_CLIENT_CLOSED_REQUEST as usize {
+            util::log(
+                log,
+                NGX_LOG_INFO as ngx_uint_t,
+                &format!(
+                    "auth_jwt_rs: key request \"{}\" abandoned",
+                    remote.uri_str()
+                ),
+            );
+            remote.abandon();
+            return rc;
+        }
         match unsafe { fetched_keys(sr, rc) } {
             Ok((keys, warnings)) => {
                 for w in warnings {
@@ -375,6 +409,13 @@ unsafe fn fetched_keys(
         };
         if body.len() > MAX_JWKS_LEN {
             return Err(format!("response of {} bytes is too large", body.len()));
+        }
+        let announced = (*sr).headers_out.content_length_n;
+        if announced > 0 && (body.len() as i64) < announced {
+            return Err(format!(
+                "response of {announced} bytes is larger than subrequest_output_buffer_size \
+                 of the key location"
+            ));
         }
         if body.is_empty() {
             return Err("empty response".into());

@@ -16,6 +16,7 @@ use ngx::ffi::{
 use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, Merge, NgxHttpCoreModule};
 use ngx::ngx_string;
 
+mod cache;
 mod conf;
 mod ctx;
 mod endpoint;
@@ -39,6 +40,7 @@ impl HttpModule for Module {
 
     unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
         jwks::reset_registry();
+        cache::reset_capacity();
         match unsafe { variables::register(cf) } {
             Ok(()) => Status::NGX_OK.into(),
             Err(()) => Status::NGX_ERROR.into(),
@@ -50,15 +52,20 @@ impl HttpModule for Module {
         let Some(cmcf) = NgxHttpCoreModule::main_conf_mut(cf) else {
             return Status::NGX_ERROR.into();
         };
-        let h = unsafe {
-            ngx_array_push(
-                &mut cmcf.phases[ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize].handlers,
-            )
-        } as *mut ngx_http_handler_pt;
+        // nginx runs an access phase's handlers from the last registered to the first. Put the
+        // gate first in the array so that it runs after `allow`/`deny`, `auth_basic` and
+        // `auth_request`: with `satisfy any`, an allowed client must not depend on the gate
+        // (e.g. on a failing fallback service), as with nginx's own modules.
+        let handlers = &mut cmcf.phases[ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize].handlers;
+        let h = unsafe { ngx_array_push(handlers) } as *mut ngx_http_handler_pt;
         if h.is_null() {
             return Status::NGX_ERROR.into();
         }
-        unsafe { *h = Some(gate::access_handler) };
+        unsafe {
+            let elts = handlers.elts as *mut ngx_http_handler_pt;
+            std::ptr::copy(elts, elts.add(1), handlers.nelts - 1);
+            *elts = Some(gate::access_handler);
+        }
         Status::NGX_OK.into()
     }
 
@@ -106,7 +113,7 @@ macro_rules! command {
     };
 }
 
-static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 21] = [
+static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 22] = [
     command!(
         "auth_jwt_rs",
         MSL | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1,
@@ -141,6 +148,11 @@ static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 21] = [
         "auth_jwt_rs_key_cache",
         MSL | NGX_CONF_TAKE1,
         conf::cmd_set_key_cache
+    ),
+    command!(
+        "auth_jwt_rs_cache",
+        MSL | NGX_CONF_TAKE1,
+        conf::cmd_set_cache
     ),
     command!(
         "auth_jwt_rs_algorithms",

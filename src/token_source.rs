@@ -37,13 +37,22 @@ fn from_source<'r>(r: *mut ngx_http_request_t, source: &Source) -> Option<&'r [u
                     len: 0,
                     data: std::ptr::null_mut(),
                 };
-                let h = ngx_http_parse_multi_header_lines(
+                #[cfg(nginx1_23_0)]
+                let found = !ngx_http_parse_multi_header_lines(
                     r,
                     (*r).headers_in.cookie,
                     &mut name,
                     &mut value,
-                );
-                if h.is_null() {
+                )
+                .is_null();
+                // nginx < 1.23: cookies is an array; NGX_DECLINED when the cookie is absent.
+                #[cfg(not(nginx1_23_0))]
+                let found = ngx_http_parse_multi_header_lines(
+                    &mut (*r).headers_in.cookies,
+                    &mut name,
+                    &mut value,
+                ) != ngx::ffi::NGX_DECLINED as ngx::ffi::ngx_int_t;
+                if !found {
                     return None;
                 }
                 non_empty(bytes_static(&value))

@@ -17,6 +17,7 @@ use ngx::ffi::{
     ngx_variable_value_t, NGX_ERROR, NGX_HTTP_VAR_CHANGEABLE, NGX_HTTP_VAR_NOCACHEABLE,
     NGX_HTTP_VAR_PREFIX, NGX_LOG_EMERG, NGX_LOG_INFO, NGX_OK,
 };
+use ngx::http::{HttpModuleServerConf, NgxHttpCoreModule};
 use ngx::ngx_conf_log_error;
 use serde_json::Value;
 
@@ -224,10 +225,14 @@ unsafe extern "C" fn return_url_get(
             #[cfg(not(ngx_feature = "http_ssl"))]
             let tls = false;
             let scheme: &[u8] = if tls { b"https" } else { b"http" };
+            // The Host header as sent (port kept), else what `$host` falls back to.
             let host = if !(*m).headers_in.host.is_null() {
                 bytes(&(*(*m).headers_in.host).value)
-            } else {
+            } else if (*m).headers_in.server.len > 0 {
                 bytes(&(*m).headers_in.server)
+            } else {
+                let req = ngx::http::Request::from_ngx_http_request(m);
+                NgxHttpCoreModule::server_conf(req).map_or(&[][..], |s| bytes(&s.server_name))
             };
             (scheme, host, bytes(&(*m).unparsed_uri))
         };

@@ -7,13 +7,15 @@
 
 use crate::alg::{alg_name, parse_alg_name, AlgSet};
 use crate::sanitize;
+use aws_lc_rs::{hmac, signature};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use der::{Decode, Encode};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 use spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 /// Shortest HMAC secret accepted, in bytes.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -43,13 +45,22 @@ impl KeyKind {
     }
 }
 
+/// A key prepared for one algorithm: parsed once, at load time, so that verifying a token
+/// costs only the signature check (jsonwebtoken's `crypto::verify` re-parses the key and copies
+/// it and the signature on every call).
+#[derive(Clone)]
+enum Verifier {
+    Public(signature::ParsedPublicKey),
+    Hmac(Box<hmac::Key>),
+}
+
 /// One verification key.
 #[derive(Clone)]
 pub struct Key {
     pub kid: Option<String>,
     pub algs: AlgSet,
     pub kind: KeyKind,
-    decoding: DecodingKey,
+    verifiers: Arc<[(Algorithm, Verifier)]>,
     fingerprint: u64,
 }
 
@@ -82,29 +93,45 @@ impl Key {
         kind.hash(&mut h);
         algs.hash(&mut h);
         kid.hash(&mut h);
-        let decoding = match material {
+        let public_bytes = match &material {
             Material::Rsa { n, e } => {
-                (&n, &e).hash(&mut h);
-                DecodingKey::from_rsa_raw_components(&n, &e)
+                (n, e).hash(&mut h);
+                rsa_public_key_der(n, e)
             }
             Material::Ec(point) => {
                 point.hash(&mut h);
-                DecodingKey::from_ec_der(&point)
+                Some(point.clone())
             }
             Material::Ed25519(x) => {
                 x.hash(&mut h);
-                DecodingKey::from_ed_der(&x)
+                Some(x.clone())
             }
             Material::Secret(s) => {
                 s.hash(&mut h);
-                DecodingKey::from_secret(&s)
+                None
             }
         };
+        let mut verifiers = Vec::new();
+        for alg in algs.intersection(kind.algs()).iter() {
+            let v = match (&material, verification_alg(alg), &public_bytes) {
+                (Material::Secret(s), _, _) => {
+                    hmac_alg(alg).map(|a| Verifier::Hmac(Box::new(hmac::Key::new(a, s))))
+                }
+                (_, Some(a), Some(bytes)) => signature::ParsedPublicKey::new(a, bytes)
+                    .ok()
+                    .map(Verifier::Public),
+                _ => None,
+            };
+            // A key the crypto library refuses for an algorithm simply never verifies it.
+            if let Some(v) = v {
+                verifiers.push((alg, v));
+            }
+        }
         Key {
             kid,
             algs,
             kind,
-            decoding,
+            verifiers: verifiers.into(),
             fingerprint: h.finish(),
         }
     }
@@ -115,10 +142,10 @@ impl Key {
         if !self.algs.contains(alg) || !self.kind.algs().contains(alg) {
             return false;
         }
-        let factory = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.verifier_factory;
-        match factory(&alg, &self.decoding) {
-            Ok(verifier) => verifier.verify(signing_input, &signature.to_vec()).is_ok(),
-            Err(_) => false,
+        match self.verifiers.iter().find(|(a, _)| *a == alg) {
+            Some((_, Verifier::Public(k))) => k.verify_sig(signing_input, signature).is_ok(),
+            Some((_, Verifier::Hmac(k))) => hmac::verify(k, signing_input, signature).is_ok(),
+            None => false,
         }
     }
 
@@ -723,5 +750,39 @@ impl KeySet {
                     Some(_) => key.kid.is_none(),
                 }
         })
+    }
+}
+
+/// PKCS#1 `RSAPublicKey` DER for a modulus and exponent (what aws-lc parses for RSA).
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Option<Vec<u8>> {
+    let key = pkcs1::RsaPublicKey {
+        modulus: pkcs1::UintRef::new(n).ok()?,
+        public_exponent: pkcs1::UintRef::new(e).ok()?,
+    };
+    key.to_der().ok()
+}
+
+/// The aws-lc verification algorithm of a JWS asymmetric algorithm.
+fn verification_alg(alg: Algorithm) -> Option<&'static dyn signature::VerificationAlgorithm> {
+    Some(match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+        _ => return None,
+    })
+}
+
+fn hmac_alg(alg: Algorithm) -> Option<hmac::Algorithm> {
+    match alg {
+        Algorithm::HS256 => Some(hmac::HMAC_SHA256),
+        Algorithm::HS384 => Some(hmac::HMAC_SHA384),
+        Algorithm::HS512 => Some(hmac::HMAC_SHA512),
+        _ => None,
     }
 }

@@ -2,6 +2,7 @@
 //! and value rendering. Free of nginx symbols; every function is panic-free on any input.
 
 pub mod alg;
+pub mod cache;
 pub mod claims;
 pub mod keys;
 pub mod path;

@@ -2,7 +2,7 @@
 
 use crate::path::ClaimPath;
 use crate::render::render;
-use regex::Regex;
+use pcre2::bytes::{Regex, RegexBuilder};
 use serde_json::{Map, Number, Value};
 
 #[derive(Clone, Debug)]
@@ -67,7 +67,7 @@ pub fn parse_rule(args: &[&str]) -> Result<ClaimRule, String> {
         "has_any" => Op::HasAny(some()?),
         "match" => {
             let re = one()?;
-            Op::Match(Regex::new(&re).map_err(|e| format!("invalid regex \"{re}\": {e}"))?)
+            Op::Match(compile_regex(&re)?)
         }
         "present" => {
             if !values.is_empty() {
@@ -108,14 +108,34 @@ impl ClaimRule {
             Op::In(vs) => vs.iter().any(|v| equals(claim, v)),
             Op::Has(vs) => contains(claim, vs, true),
             Op::HasAny(vs) => contains(claim, vs, false),
+            // A matching error (e.g. PCRE's match limit) fails the rule: fail closed.
             Op::Match(re) => match claim {
-                Value::String(s) => re.is_match(s),
-                Value::Number(_) | Value::Bool(_) => render(claim).is_some_and(|s| re.is_match(&s)),
+                Value::String(s) => re.is_match(s.as_bytes()).unwrap_or(false),
+                Value::Number(_) | Value::Bool(_) => {
+                    render(claim).is_some_and(|s| re.is_match(s.as_bytes()).unwrap_or(false))
+                }
                 _ => false,
             },
             Op::Present => true,
         }
     }
+}
+
+/// Compiles a `match` regex with PCRE2 (the regex library nginx uses), with UTF-8 checking and
+/// JIT when available. The error is flattened to one line for nginx's log.
+fn compile_regex(re: &str) -> Result<Regex, String> {
+    RegexBuilder::new()
+        .utf(true)
+        .jit_if_available(true)
+        .build(re)
+        .map_err(|e| {
+            let msg = e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!("invalid regex \"{re}\": {msg}")
+        })
 }
 
 /// Scalar equality: string to string, number to the value read as a number, bool to

@@ -81,6 +81,19 @@ pub fn verify_signature(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<
     })
 }
 
+/// The `kid` header of a token, if it has a decodable header with a string `kid` (used to tell
+/// whether a rejected token names a key the gate does not have yet).
+pub fn token_kid(token: &[u8]) -> Option<String> {
+    if token.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    let parts = token::split(token)?;
+    match token::decode_json_object(parts.header)?.get("kid") {
+        Some(Value::String(k)) => Some(k.clone()),
+        _ => None,
+    }
+}
+
 /// The JWS part of [`verify_signature`]: everything but parsing the payload as JSON. An empty
 /// payload is allowed here (plain JWS, e.g. test vectors).
 pub fn verify_jws(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<VerifiedJws, Failure> {

@@ -1,0 +1,80 @@
+//! Verify path per algorithm: the project's core, jsonwebtoken (aws_lc_rs), and the aws-lc-rs
+//! floor with a pre-parsed public key. Group `verify_<ALG>`; see bench/micro/run.sh.
+
+#[path = "../common.rs"]
+mod common;
+
+use auth_jwt_core::{parse_key_file, secret_key, AlgSet, KeySet};
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use common::*;
+use criterion::{criterion_group, criterion_main, Criterion};
+use jsonwebtoken::Algorithm;
+use std::hint::black_box;
+
+fn core_keyset(alg: Algorithm, public: &str) -> KeySet {
+    let keys = if alg == Algorithm::HS256 {
+        vec![secret_key(&read(public)).unwrap()]
+    } else {
+        parse_key_file(&read(public)).unwrap().keys
+    };
+    KeySet::new(keys)
+}
+
+/// SPKI DER of a PEM public key.
+fn spki_der(public: &str) -> Vec<u8> {
+    let pem = String::from_utf8(read(public)).unwrap();
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    STANDARD.decode(b64).unwrap()
+}
+
+fn verify(c: &mut Criterion) {
+    for (name, alg, private, public) in ALGS {
+        let token = mint(alg, private);
+        let mut g = c.benchmark_group(format!("verify_{name}"));
+
+        // (a) the module's path: parse + header checks + key selection + signature + claims JSON.
+        let ks = core_keyset(alg, public);
+        assert!(auth_jwt_core::verify_signature(token.as_bytes(), &ks, AlgSet::ALL).is_ok());
+        g.bench_function("core", |b| {
+            b.iter(|| {
+                auth_jwt_core::verify_signature(black_box(token.as_bytes()), &ks, AlgSet::ALL).is_ok()
+            })
+        });
+
+        // (b) jsonwebtoken, aws_lc_rs backend.
+        let key = decoding_key(alg, public);
+        bench_decode(&mut g, "jwt_decode_aws_lc_rs", alg, &token, &key);
+        bench_crypto_verify(&mut g, "jwt_sig_aws_lc_rs", alg, &token, &key);
+
+        // (d) floor: aws-lc-rs with a key parsed once (what pre-parsed keys can reach).
+        let (message, signature) = token.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        if alg == Algorithm::HS256 {
+            let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret());
+            assert!(aws_lc_rs::hmac::verify(&k, message.as_bytes(), &signature).is_ok());
+            g.bench_function("aws_lc_parsed_key", |b| {
+                b.iter(|| aws_lc_rs::hmac::verify(&k, black_box(message.as_bytes()), &signature).is_ok())
+            });
+        } else {
+            let algorithm: &'static dyn sig::VerificationAlgorithm = match alg {
+                Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+                Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
+                Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
+                Algorithm::EdDSA => &sig::ED25519,
+                _ => unreachable!(),
+            };
+            let pk = ParsedPublicKey::new(algorithm, spki_der(public)).unwrap();
+            assert!(pk.verify_sig(message.as_bytes(), &signature).is_ok());
+            g.bench_function("aws_lc_parsed_key", |b| {
+                b.iter(|| pk.verify_sig(black_box(message.as_bytes()), &signature).is_ok())
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group! { name = benches; config = criterion_config(); targets = verify }
+criterion_main!(benches);
