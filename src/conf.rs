@@ -865,3 +865,15 @@ pub extern "C" fn cmd_set_cache(
     };
     NGX_CONF_OK
 }
+
+pub extern "C" fn cmd_set_status(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    _conf: *mut c_void,
+) -> *mut c_char {
+    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
+        return NGX_CONF_ERROR;
+    };
+    clcf.handler = Some(crate::metrics::status_handler);
+    NGX_CONF_OK
+}

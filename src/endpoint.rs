@@ -9,7 +9,7 @@ use ngx::ffi::{
 };
 use ngx::http::HttpModuleLocationConf;
 
-use crate::gate::{decide, respond, Decision};
+use crate::gate::{count_decision, decide, respond, Decision};
 use crate::util::{self, guard};
 use crate::Module;
 
@@ -66,6 +66,7 @@ fn verify(r: *mut ngx_http_request_t) -> Option<ngx_int_t> {
     Some(match decision {
         Decision::Wait => return None,
         Decision::Allow => {
+            count_decision(r);
             // SAFETY: r is live; a header-only 204 is complete once the header is sent.
             unsafe {
                 (*r).headers_out.status = NGX_HTTP_NO_CONTENT as usize;

@@ -110,6 +110,7 @@ pub fn resume(r: *mut ngx_http_request_t, vars: &[FallbackVar]) -> Option<ngx_in
     };
     ctx.status = Some(jwt_status);
     ctx.reason = Some("fallback");
+    crate::metrics::decision(jwt_status, ctx.reason);
     Some(rc)
 }
 

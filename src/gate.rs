@@ -21,7 +21,7 @@ use crate::ctx::{self, JwtStatus};
 use crate::jwks::Keys;
 use crate::token_source::{complex_value, find_token};
 use crate::util::{self, bytes, guard, pool_str};
-use crate::{cache, fallback, Module};
+use crate::{cache, fallback, metrics, Module};
 
 /// What the gate decided for a request.
 #[derive(Clone, Copy)]
@@ -240,7 +240,9 @@ fn verify_cached(
         return verify_signature(token, keys, algs).map(Rc::new);
     }
     let key = TokenCache::key(token, keys.id(), algs);
-    if let Some(v) = cache::with(|c| c.get(&key, now())) {
+    let hit = cache::with(|c| c.get(&key, now()));
+    metrics::cache_lookup(hit.is_some());
+    if let Some(v) = hit {
         return Ok(v);
     }
     let v = Rc::new(verify_signature(token, keys, algs)?);
@@ -349,9 +351,32 @@ fn log_rejection(r: *mut ngx_http_request_t, f: &Failure) {
     );
 }
 
-/// Turns a decision into a handler's return value, setting headers as needed. `redirect`
-/// allows the browser login redirect (the gate), which `auth_jwt_rs_verify` never answers.
+/// Turns a decision into a handler's return value, setting headers as needed, and counts it.
+/// `redirect` allows the browser login redirect (the gate), which `auth_jwt_rs_verify` never
+/// answers.
 pub fn respond(r: *mut ngx_http_request_t, lc: &LocConf, d: Decision, redirect: bool) -> ngx_int_t {
+    let rc = respond_inner(r, lc, d, redirect);
+    if !matches!(d, Decision::Wait) {
+        count_decision(r);
+    }
+    rc
+}
+
+/// Counts the decision recorded in `r`'s context in the status metrics.
+pub fn count_decision(r: *mut ngx_http_request_t) {
+    if let Some(c) = ctx::own(r) {
+        if let Some(status) = c.status {
+            metrics::decision(status, c.reason);
+        }
+    }
+}
+
+fn respond_inner(
+    r: *mut ngx_http_request_t,
+    lc: &LocConf,
+    d: Decision,
+    redirect: bool,
+) -> ngx_int_t {
     match d {
         Decision::Allow => NGX_OK as ngx_int_t,
         Decision::Wait => NGX_AGAIN as ngx_int_t,

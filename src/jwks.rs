@@ -345,6 +345,7 @@ unsafe extern "C" fn fetch_done(
                         &format!("auth_jwt_rs: key request \"{}\": {w}", remote.uri_str()),
                     );
                 }
+                crate::metrics::key_fetch(true);
                 remote.finish(Some(Arc::new(keys)), now);
             }
             Err(why) => {
@@ -367,6 +368,7 @@ unsafe extern "C" fn fetch_done(
                         }
                     ),
                 );
+                crate::metrics::key_fetch(false);
                 remote.finish(None, now);
             }
         }

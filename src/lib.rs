@@ -23,6 +23,7 @@ mod endpoint;
 mod fallback;
 mod gate;
 mod jwks;
+mod metrics;
 mod token_source;
 mod util;
 mod variables;
@@ -56,6 +57,10 @@ impl HttpModule for Module {
         // gate first in the array so that it runs after `allow`/`deny`, `auth_basic` and
         // `auth_request`: with `satisfy any`, an allowed client must not depend on the gate
         // (e.g. on a failing fallback service), as with nginx's own modules.
+        let tag = Module::module() as *const ngx_module_t as *mut std::ffi::c_void;
+        if unsafe { metrics::add_zone(cf, tag) }.is_err() {
+            return Status::NGX_ERROR.into();
+        }
         let handlers = &mut cmcf.phases[ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize].handlers;
         let h = unsafe { ngx_array_push(handlers) } as *mut ngx_http_handler_pt;
         if h.is_null() {
@@ -113,7 +118,7 @@ macro_rules! command {
     };
 }
 
-static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 22] = [
+static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 23] = [
     command!(
         "auth_jwt_rs",
         MSL | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1,
@@ -220,6 +225,11 @@ static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 22] = [
         NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE2,
         variables::cmd_header_set,
         NGX_HTTP_MAIN_CONF_OFFSET
+    ),
+    command!(
+        "auth_jwt_rs_status",
+        NGX_HTTP_LOC_CONF | NGX_CONF_NOARGS,
+        conf::cmd_set_status
     ),
     ngx_command_t::empty(),
 ];
