@@ -553,19 +553,10 @@ pub extern "C" fn cmd_set_leeway(
     if lc.leeway.is_some() {
         return IS_DUPLICATE;
     }
-    let args = unsafe { conf_args(cf) };
-    let mut v = args[1];
-    let secs = unsafe { ngx_parse_time(&mut v, 1) };
-    if secs < 0 {
-        ngx_conf_log_error!(
-            NGX_LOG_EMERG,
-            cf,
-            "invalid value \"{}\" in \"auth_jwt_rs_leeway\"",
-            arg_str(&args[1])
-        );
-        return NGX_CONF_ERROR;
+    match parse_secs(cf, "auth_jwt_rs_leeway", 0) {
+        Some(secs) => lc.leeway = Some(secs),
+        None => return NGX_CONF_ERROR,
     }
-    lc.leeway = Some(secs as u64);
     NGX_CONF_OK
 }
 
@@ -623,6 +614,34 @@ pub extern "C" fn cmd_set_audience(
     NGX_CONF_OK
 }
 
+/// The directive's time argument in seconds (nginx time syntax: `30s`, `10m`, ...), at least
+/// `min`; logs the error and returns `None` otherwise.
+fn parse_secs(cf: *mut ngx_conf_t, directive: &str, min: u64) -> Option<u64> {
+    let args = unsafe { conf_args(cf) };
+    let mut v = args[1];
+    // SAFETY: ngx_parse_time only reads the string.
+    let secs = unsafe { ngx_parse_time(&mut v, 1) };
+    if secs < 0 || (secs as u64) < min {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "invalid value \"{}\" in \"{directive}\"",
+            arg_str(&args[1])
+        );
+        return None;
+    }
+    Some(secs as u64)
+}
+
+/// Appends to a list directive's entries at this level (the level's own list replaces the
+/// enclosing level's at merge time).
+fn push_entry<T>(list: &mut Option<Rc<Vec<T>>>, item: T) {
+    match list.as_mut().and_then(Rc::get_mut) {
+        Some(v) => v.push(item),
+        None => *list = Some(Rc::new(vec![item])),
+    }
+}
+
 /// Splits a trailing `error=CODE` off directive arguments.
 fn split_error_code(args: &[ngx_str_t]) -> Result<(&[ngx_str_t], u16), String> {
     if let Some((last, rest)) = args.split_last() {
@@ -642,10 +661,7 @@ fn split_error_code(args: &[ngx_str_t]) -> Result<(&[ngx_str_t], u16), String> {
 
 /// Rules are collected per level: a level that sets any rule replaces the enclosing level's.
 fn push_rule(lc: &mut LocConf, rule: Rule) {
-    match lc.rules.as_mut().and_then(Rc::get_mut) {
-        Some(v) => v.push(rule),
-        None => lc.rules = Some(Rc::new(vec![rule])),
-    }
+    push_entry(&mut lc.rules, rule);
 }
 
 pub extern "C" fn cmd_add_require(
@@ -780,10 +796,7 @@ pub extern "C" fn cmd_set_verify(
 
 /// Adds an `auth_jwt_rs_fallback_set` entry to this level.
 pub fn push_fallback_var(lc: &mut LocConf, var: FallbackVar) {
-    match lc.fallback_vars.as_mut().and_then(Rc::get_mut) {
-        Some(v) => v.push(var),
-        None => lc.fallback_vars = Some(Rc::new(vec![var])),
-    }
+    push_entry(&mut lc.fallback_vars, var);
 }
 
 pub extern "C" fn cmd_add_key_request(
@@ -817,19 +830,10 @@ pub extern "C" fn cmd_set_key_cache(
     if lc.key_cache.is_some() {
         return IS_DUPLICATE;
     }
-    let args = unsafe { conf_args(cf) };
-    let mut v = args[1];
-    let secs = unsafe { ngx_parse_time(&mut v, 1) };
-    if secs <= 0 {
-        ngx_conf_log_error!(
-            NGX_LOG_EMERG,
-            cf,
-            "invalid value \"{}\" in \"auth_jwt_rs_key_cache\"",
-            arg_str(&args[1])
-        );
-        return NGX_CONF_ERROR;
+    match parse_secs(cf, "auth_jwt_rs_key_cache", 1) {
+        Some(secs) => lc.key_cache = Some(secs),
+        None => return NGX_CONF_ERROR,
     }
-    lc.key_cache = Some(secs as u64);
     NGX_CONF_OK
 }
 

@@ -511,24 +511,8 @@ fn login_redirect(r: *mut ngx_http_request_t, lc: &LocConf) -> bool {
 
 /// Whether any `Accept` header lists `text/html`.
 fn accepts_html(r: *mut ngx_http_request_t) -> bool {
-    // SAFETY: walks the request's header list.
-    unsafe {
-        let mut part = &(*r).headers_in.headers.part as *const ngx::ffi::ngx_list_part_t;
-        while !part.is_null() {
-            let elts = (*part).elts as *const ngx_table_elt_t;
-            for i in 0..(*part).nelts {
-                let h = &*elts.add(i);
-                if h.hash != 0
-                    && bytes(&h.key).eq_ignore_ascii_case(b"accept")
-                    && bytes(&h.value)
-                        .windows(9)
-                        .any(|w| w.eq_ignore_ascii_case(b"text/html"))
-                {
-                    return true;
-                }
-            }
-            part = (*part).next;
-        }
-        false
-    }
+    util::find_header(r, b"accept", |v| {
+        v.windows(9).any(|w| w.eq_ignore_ascii_case(b"text/html"))
+    })
+    .is_some()
 }

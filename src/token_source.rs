@@ -5,7 +5,7 @@
 
 use ngx::ffi::{
     ngx_http_arg, ngx_http_complex_value, ngx_http_parse_multi_header_lines, ngx_http_request_t,
-    ngx_str_t, ngx_table_elt_t,
+    ngx_str_t,
 };
 
 use crate::conf::{ComplexValue, Source};
@@ -58,7 +58,7 @@ fn from_source<'r>(r: *mut ngx_http_request_t, source: &Source) -> Option<&'r [u
                 non_empty(bytes_static(&value))
             }
             Source::Header(name) => {
-                let v = header_value(r, bytes(name))?;
+                let v = crate::util::find_header(r, bytes(name), |_| true)?;
                 Some(bearer_credentials(v).unwrap_or(v)).and_then(non_empty)
             }
             Source::Arg(name) => {
@@ -100,25 +100,6 @@ pub fn complex_value<'r>(r: *mut ngx_http_request_t, cv: ComplexValue) -> Option
         return None;
     }
     Some(bytes_static(&out))
-}
-
-/// The first request header named `name` (case-insensitive).
-fn header_value<'r>(r: *mut ngx_http_request_t, name: &[u8]) -> Option<&'r [u8]> {
-    // SAFETY: walks nginx's list of request headers, which lives as long as the request.
-    unsafe {
-        let mut part = &(*r).headers_in.headers.part as *const ngx::ffi::ngx_list_part_t;
-        while !part.is_null() {
-            let elts = (*part).elts as *const ngx_table_elt_t;
-            for i in 0..(*part).nelts {
-                let h = &*elts.add(i);
-                if h.hash != 0 && bytes(&h.key).eq_ignore_ascii_case(name) {
-                    return Some(bytes_static(&h.value));
-                }
-            }
-            part = (*part).next;
-        }
-        None
-    }
 }
 
 /// `Bearer <token>` (scheme case-insensitive, one or more spaces) → token; anything else → None.

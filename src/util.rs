@@ -98,3 +98,34 @@ pub fn guard<T>(log_ptr: *mut ngx_log_t, on_panic: T, f: impl FnOnce() -> T) -> 
 pub unsafe fn conf_mut<'a, T>(conf: *mut c_void) -> &'a mut T {
     unsafe { &mut *conf.cast::<T>() }
 }
+
+/// The value of the first request header named `name` (case-insensitive) whose value
+/// satisfies `pred`.
+pub fn find_header<'r>(
+    r: *mut ngx_http_request_t,
+    name: &[u8],
+    pred: impl Fn(&[u8]) -> bool,
+) -> Option<&'r [u8]> {
+    // SAFETY: walks nginx's list of request headers, which lives as long as the request.
+    unsafe {
+        let mut part = &(*r).headers_in.headers.part as *const ngx::ffi::ngx_list_part_t;
+        while !part.is_null() {
+            let elts = (*part).elts as *const ngx::ffi::ngx_table_elt_t;
+            for i in 0..(*part).nelts {
+                let h = &*elts.add(i);
+                if h.hash != 0 && bytes(&h.key).eq_ignore_ascii_case(name) {
+                    let v: &'r [u8] = if h.value.len == 0 {
+                        &[]
+                    } else {
+                        std::slice::from_raw_parts(h.value.data, h.value.len)
+                    };
+                    if pred(v) {
+                        return Some(v);
+                    }
+                }
+            }
+            part = (*part).next;
+        }
+        None
+    }
+}

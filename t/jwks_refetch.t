@@ -105,8 +105,15 @@ is(fetches($t, 'cold'), $cold, 'cold: nothing more within 30 s');
 # shortly before the 30 s are over: still nothing
 my $wait = $refetched_at + 27 - time;
 sleep $wait if $wait > 0;
-expect_invalid($t->get(1, '/w/5', bearer($rsa_new)), undef, 'unknown_kid', 'w: new kid after 27 s');
-is(fetches($t, 'w'), 2, 'w: still no refetch after 27 s');
+my $r5 = $t->get(1, '/w/5', bearer($rsa_new));
+SKIP: {
+    # The window is measured from the client side; on a machine too loaded to answer within
+    # 2 s, the request may land after the 30 s and rightly refetch: don't judge it then.
+    skip 'request answered too late to test the window (machine overloaded)', 4
+        if time - $refetched_at >= 29;
+    expect_invalid($r5, undef, 'unknown_kid', 'w: new kid after 27 s');
+    is(fetches($t, 'w'), 2, 'w: still no refetch after 27 s');
+}
 
 # once the 30 s are over, an unknown kid refetches again (once)
 $wait = $refetched_at + 31.5 - time;
