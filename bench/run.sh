@@ -5,6 +5,7 @@
 #   DURATION=5 bench/run.sh      # shorter runs
 #   ONLY='noauth|rs256' bench/run.sh   # only scenarios whose id matches this regex (+ noauth)
 #   MICRO=1 bench/run.sh         # also run the criterion micro-benchmark (bench/micro/run.sh)
+#   ROUNDS=3 DURATION=5 bench/run.sh   # noisy machine: 3 interleaved rounds, medians reported
 #
 # Steps: installs wrk if missing, builds the module (release) with scripts/build.sh --release,
 # builds the external validator (bench/validator), mints tokens, starts nginx 1.28 in a
@@ -15,9 +16,9 @@
 # bench/results/<date>.md. At the end build/ is restored to the debug build (scripts/build.sh),
 # which the tests use; RESTORE_DEBUG=0 skips that.
 #
-# Environment: DURATION (10), WARMUP (2), CONNECTIONS (32), PORT (18480, and PORT+1 for the
-# validator), CACHE_FILL (default: the module's DEFAULT_CAPACITY), BUILD=0 (use build/ and
-# bench/target as they are), RESTORE_DEBUG (1), ONLY (regex), MICRO (0), KEEP=1 (keep the temp
+# Environment: DURATION (10), WARMUP (2), ROUNDS (1), CONNECTIONS (32), PORT (18480, and PORT+1 for the
+# validator), CACHE_FILL (default: the module's DEFAULT_CAPACITY), BUILD=0 (no builds: use the
+# release artefacts already in target/release and bench/target; build/ is not touched), RESTORE_DEBUG (1), ONLY (regex), MICRO (0), KEEP=1 (keep the temp
 # prefix for inspection).
 set -euo pipefail
 
@@ -33,6 +34,7 @@ RESTORE_DEBUG=${RESTORE_DEBUG:-1}
 ONLY=${ONLY:-}
 MICRO=${MICRO:-0}
 KEEP=${KEEP:-0}
+ROUNDS=${ROUNDS:-1}
 keys="$root/t/keys"
 ISS="https://issuer.example.com/realms/bench"
 AUD="bench-api"
@@ -98,17 +100,18 @@ if [ "$BUILD" = 1 ]; then
     log "building the validator (bench/validator, release)"
     (cd bench/validator && CARGO_TARGET_DIR="$CARGO_TARGET_DIR_BENCH" cargo build --release >&2)
 fi
-[ -x build/sbin/nginx ] || die "build/sbin/nginx missing (run scripts/build.sh --release)"
-[ -x bench/target/release/jwt-validator ] || die "bench/target/release/jwt-validator missing (BUILD=1)"
-
-# Copy nginx and the module into the prefix now: build/ is switched back to debug at the end.
+# The release artefacts (what scripts/build.sh --release put into build/), taken straight from
+# target/release and copied into the prefix: build/ is switched back to debug at the end.
+rel=target/release
+[ -s "$rel/nginx-build-dir" ] && [ -f "$rel/libngx_http_auth_jwt_rs_module.so" ] && [ -x "$rel/jwt-mint" ] ||
+    die "no release build in $rel (run without BUILD=0)"
+[ -x bench/target/release/jwt-validator ] || die "bench/target/release/jwt-validator missing (run without BUILD=0)"
 mkdir -p "$prefix"/{sbin,modules,conf,logs,tokens,bin}
-cp -L build/sbin/nginx "$prefix/sbin/nginx"
-cp -L build/modules/ngx_http_auth_jwt_rs_module.so "$prefix/modules/"
-cp -L build/bin/jwt-mint "$prefix/bin/"
-cp -L bench/target/release/jwt-validator bench/target/release/jwt-many "$prefix/bin/"
+cp -L "$(cat "$rel/nginx-build-dir")/nginx" "$prefix/sbin/nginx"
+cp -L "$rel/libngx_http_auth_jwt_rs_module.so" "$prefix/modules/ngx_http_auth_jwt_rs_module.so"
+cp -L "$rel/jwt-mint" bench/target/release/jwt-validator bench/target/release/jwt-many "$prefix/bin/"
 NGINX="$prefix/sbin/nginx"
-if [ "$built_release" = 1 ]; then profile=release; else profile="as found in build/ (BUILD=0)"; fi
+if [ "$built_release" = 1 ]; then profile=release; else profile="release (BUILD=0: as found in $rel)"; fi
 
 # --- tokens ---------------------------------------------------------------------------------
 log "minting tokens"
@@ -240,6 +243,14 @@ worker_pid() {
     local m; m=$(cat "$prefix/logs/nginx.pid" 2>/dev/null) || return 1
     pgrep -P "$m" | head -1 | grep .
 }
+clk_tck=$(getconf CLK_TCK)
+cpu_ticks() { # utime+stime of the nginx worker plus the validator, in clock ticks
+    local w t=0 p; w=$(worker_pid) || { echo 0; return; }
+    for p in "$w" $validator_pid; do
+        t=$((t + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
 rss_mb() { # worker VmRSS in MB
     local w; w=$(worker_pid) || { echo "?"; return; }
     awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$w/status"
@@ -277,7 +288,7 @@ parse_wrk() {
 
 results="$prefix/results.tsv"
 : > "$results"
-base_rps=""
+round=1
 # run_scenario ID "description" PATH EXPECTED_STATUS [header args for curl/wrk]
 run_scenario() {
     local id=$1 desc=$2 path=$3 expect=$4; shift 4
@@ -290,42 +301,56 @@ run_scenario() {
     if [ "$WARMUP" != 0 ]; then
         "${PIN_CLIENT[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "${hdr[@]}" "$url" >/dev/null 2>&1 || true
     fi
-    local out
+    local out t0 t1
+    t0=$(cpu_ticks)
     out=$("${PIN_CLIENT[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${hdr[@]}" "$url" 2>&1) ||
         { log "wrk failed for $id: $out"; note="wrk failed"; }
-    echo "$out" > "$prefix/logs/wrk-$id.txt"
-    local rps p99 non2xx errs reqs rss
+    t1=$(cpu_ticks)
+    echo "$out" > "$prefix/logs/wrk-$id-r$round.txt"
+    local rps p99 non2xx errs reqs rss cpu_us
     read -r rps p99 non2xx errs reqs <<< "$(echo "$out" | parse_wrk)"
     rss=$(rss_mb)
-    [ "$id" = noauth ] && [ -z "$base_rps" ] && base_rps=$rps
+    # server CPU time per request (worker + validator), insensitive to other load on CPU0
+    cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n="$reqs" 'BEGIN { printf "%.1f", n ? d / hz * 1e6 / n : 0 }')
     [ "$errs" != 0 ] && note="${note:+$note; }$errs socket errors"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$id" "$desc" "$code" "$rps" "$p99" "$non2xx" "$reqs" "$rss" "$note" >> "$results"
-    log "$(printf '%-22s %6s  %9.0f req/s  p99 %6.2f ms  non-2xx %s  RSS %s MB %s' "$id" "$code" "$rps" "$p99" "$non2xx" "$rss" "$note")"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$id" "$desc" "$code" "$rps" "$p99" "$non2xx" "$reqs" "$rss" "$note" "$cpu_us" >> "$results"
+    log "$(printf 'r%s %-26s %s %9.0f req/s  p99 %6.2f ms  cpu %5.1f us/req  non-2xx %s  RSS %s MB %s' "$round" "$id" "$code" "$rps" "$p99" "$cpu_us" "$non2xx" "$rss" "$note")"
 }
 
+cached_scenario() { [ "$HAVE_CACHE" = 1 ] || return 0; run_scenario "$@"; }
 bearer() { echo "Authorization: Bearer $(tok "$1")"; }
 cache_label() { if [ "$HAVE_CACHE" = 1 ]; then echo "$1"; else echo "no cache support"; fi; }
 
 rss_start=$(rss_mb)
-run_scenario noauth "no auth (empty_gif), baseline" /noauth 200
-for a in hs256 rs256 ps256 es256 eddsa; do
-    A=$(upper $a)
-    [ "$HAVE_CACHE" = 1 ] && run_scenario "gate-$a" "gate $A, cache on (default)" "/gate/$a" 200 "$(bearer $a)"
-    run_scenario "gate-nocache-$a" "gate $A, $(cache_label "cache off")" "/gate-nocache/$a" 200 "$(bearer $a)"
+all_scenarios() {
+    run_scenario noauth "no auth (empty_gif), baseline" /noauth 200
+    for a in hs256 rs256 ps256 es256 eddsa; do
+        A=$(upper $a)
+        cached_scenario "gate-$a" "gate $A, cache on (default)" "/gate/$a" 200 "$(bearer $a)"
+        run_scenario "gate-nocache-$a" "gate $A, $(cache_label "cache off")" "/gate-nocache/$a" 200 "$(bearer $a)"
+    done
+    cached_scenario cookie-rs256 "gate RS256, token from cookie, cache on" /cookie/rs256 200 "Cookie: theme=dark; session=$(tok rs256); lang=en"
+    run_scenario cookie-nocache-rs256 "gate RS256, token from cookie, $(cache_label "cache off")" /cookie-nocache/rs256 200 "Cookie: theme=dark; session=$(tok rs256); lang=en"
+    run_scenario reject-badsig "reject: bad signature (RS256, other key), 401" /gate/rs256 401 "$(bearer badsig)"
+    run_scenario reject-expired "reject: expired (RS256), 401" /gate/rs256 401 "$(bearer expired)"
+    run_scenario reject-malformed "reject: malformed token, 401" /gate/rs256 401 "Authorization: Bearer $(tok malformed)"
+    run_scenario reject-missing "reject: no token, 401" /gate/rs256 401
+    for a in hs256 rs256 es256; do
+        A=$(upper $a)
+        cached_scenario "areq-verify-$a" "auth_request → auth_jwt_rs_verify $A, cache on" "/areq-verify/$a" 200 "$(bearer $a)"
+        run_scenario "areq-verify-nocache-$a" "auth_request → auth_jwt_rs_verify $A, $(cache_label "cache off")" "/areq-verify-nocache/$a" 200 "$(bearer $a)"
+        run_scenario "areq-ext-$a" "auth_request → external validator $A" "/areq-ext/$a" 200 "$(bearer $a)"
+    done
+    run_scenario noauth-end "no auth again (drift check)" /noauth 200
+}
+for round in $(seq "$ROUNDS"); do
+    [ "$ROUNDS" = 1 ] || log "round $round of $ROUNDS"
+    all_scenarios
 done
-[ "$HAVE_CACHE" = 1 ] && run_scenario cookie-rs256 "gate RS256, token from cookie, cache on" /cookie/rs256 200 "Cookie: theme=dark; session=$(tok rs256); lang=en"
-run_scenario cookie-nocache-rs256 "gate RS256, token from cookie, $(cache_label "cache off")" /cookie-nocache/rs256 200 "Cookie: theme=dark; session=$(tok rs256); lang=en"
-run_scenario reject-badsig "reject: bad signature (RS256, other key), 401" /gate/rs256 401 "$(bearer badsig)"
-run_scenario reject-expired "reject: expired (RS256), 401" /gate/rs256 401 "$(bearer expired)"
-run_scenario reject-malformed "reject: malformed token, 401" /gate/rs256 401 "Authorization: Bearer $(tok malformed)"
-run_scenario reject-missing "reject: no token, 401" /gate/rs256 401
-for a in hs256 rs256 es256; do
-    A=$(upper $a)
-    [ "$HAVE_CACHE" = 1 ] && run_scenario "areq-verify-$a" "auth_request → auth_jwt_rs_verify $A, cache on" "/areq-verify/$a" 200 "$(bearer $a)"
-    run_scenario "areq-verify-nocache-$a" "auth_request → auth_jwt_rs_verify $A, $(cache_label "cache off")" "/areq-verify-nocache/$a" 200 "$(bearer $a)"
-    run_scenario "areq-ext-$a" "auth_request → external validator $A" "/areq-ext/$a" 200 "$(bearer $a)"
-done
-run_scenario noauth-end "no auth again (drift check)" /noauth 200
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+col() { awk -F'\t' -v id="$1" -v c="$2" '$2 == id { print $c }' "$results"; }
+base_rps=$(col noauth 5 | median)
+base_cpu=$(col noauth 11 | median)
 [ -n "$base_rps" ] && [ "$base_rps" != 0 ] || die "no baseline"
 
 # --- cache fill: worker RSS with the default cache full of distinct tokens ------------------
@@ -387,14 +412,24 @@ rev=$(git -C "$root" describe --always --dirty 2>/dev/null || echo "?")
     echo "nginx $("$NGINX" -v 2>&1 | sed 's|.*nginx/||'), module $profile build ($rev); $cpu, $ncpu CPUs;"
     echo "1 nginx worker pinned to CPU0 (validator also on CPU0), \`wrk -t1 -c$CONNECTIONS -d${DURATION}s\` on CPU1,"
     echo "keep-alive, \`empty_gif\` behind the gate, ratios to the no-auth row of this run."
+    echo "Server CPU µs/req: user+system CPU time of the worker (plus the validator in its rows) per request;"
+    echo "unlike req/s it hardly moves when other processes compete for CPU0. CPU ratio = no-auth CPU/req ÷ this row's"
+    echo "(the ratio to expect when the worker's core is the bottleneck; compare with the req/s ratio on a quiet machine)."
+    [ "$ROUNDS" = 1 ] || echo "$ROUNDS interleaved rounds: medians of req/s, p99 and non-2xx; RSS after the last round."
     [ "$HAVE_CACHE" = 1 ] || echo "This build has no \`auth_jwt_rs_cache\`: every gate row verifies the signature on each request."
     echo
-    echo "| scenario | status | req/s | ratio | p99 ms | non-2xx | worker RSS MB | note |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---|"
-    while IFS=$'\t' read -r id desc code rps p99 non2xx reqs rss note; do
+    echo "| scenario | status | req/s | ratio | p99 ms | server CPU µs/req | CPU ratio | non-2xx | worker RSS MB | note |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    for id in $(awk -F'\t' '!seen[$2]++ { print $2 }' "$results"); do
+        desc=$(col "$id" 3 | head -1)
+        code=$(col "$id" 4 | sort -u | paste -sd/)
+        rps=$(col "$id" 5 | median); p99=$(col "$id" 6 | median); non2xx=$(col "$id" 7 | median)
+        rss=$(col "$id" 9 | tail -1); note=$(col "$id" 10 | sort -u | paste -sd' ')
+        cpu=$(col "$id" 11 | median)
         ratio=$(awk -v r="$rps" -v b="$base_rps" 'BEGIN { printf "%.2f", r / b }')
-        printf '| %s | %s | %.0f | %s | %.2f | %s | %s | %s |\n' "$desc" "$code" "$rps" "$ratio" "$p99" "$non2xx" "$rss" "$note"
-    done < "$results"
+        cratio=$(awk -v c="$cpu" -v b="$base_cpu" 'BEGIN { if (c > 0) printf "%.2f", b / c; else print "-" }')
+        printf '| %s | %s | %.0f | %s | %.2f | %.1f | %s | %.0f | %s | %s |\n' "$desc" "$code" "$rps" "$ratio" "$p99" "$cpu" "$cratio" "$non2xx" "$rss" "$note"
+    done
     echo
     echo "Worker RSS at start: $rss_start MB. Cache fill (fresh worker, RSS after 2 s of no-auth traffic, then each distinct token sent once):"
     echo

@@ -338,6 +338,9 @@ fn printable(s: &str) -> String {
 
 fn log_rejection(r: *mut ngx_http_request_t, f: &Failure) {
     let (log, addr) = util::request_log(r);
+    if !util::log_enabled(log, NGX_LOG_INFO as ngx_uint_t) {
+        return;
+    }
     let alg = f.alg.map(alg_name).unwrap_or("-");
     let kid = f.kid.as_deref().map(printable);
     let kid = kid.as_deref().unwrap_or("-");

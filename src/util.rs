@@ -65,6 +65,12 @@ pub fn log(log: *mut ngx_log_t, level: ngx_uint_t, msg: &str) {
     }
 }
 
+/// Whether `log` writes messages of `level`.
+pub fn log_enabled(log: *mut ngx_log_t, level: ngx_uint_t) -> bool {
+    // SAFETY: log is null or a live nginx log.
+    !log.is_null() && unsafe { (*log).log_level } >= level
+}
+
 /// Log target and client address of a request, for messages about it.
 pub fn request_log(r: *mut ngx_http_request_t) -> (*mut ngx_log_t, String) {
     // SAFETY: r is a live request with a live connection.

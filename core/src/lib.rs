@@ -4,6 +4,7 @@
 pub mod alg;
 pub mod cache;
 pub mod claims;
+pub mod credentials;
 pub mod keys;
 pub mod path;
 pub mod reason;
@@ -15,13 +16,16 @@ pub mod verify;
 
 pub use alg::{alg_name, parse_alg_name, AlgSet};
 pub use claims::Policy;
+pub use credentials::{bearer_credentials, cookie_value};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{parse_jwks, parse_key_file, secret_key, Key, KeyError, KeyKind, KeySet, Loaded};
 pub use path::ClaimPath;
 pub use reason::Reason;
 pub use render::{expose, render, Exposed};
 pub use rules::{parse_rule, ClaimRule, Op};
-pub use token::{is_jwt_shaped, MAX_TOKEN_LEN};
+pub use token::{
+    is_jwt_shaped, Limit, MAX_CLAIMS, MAX_HEADER_MEMBERS, MAX_JSON_DEPTH, MAX_TOKEN_LEN,
+};
 pub use url::percent_encode_unreserved;
 pub use verify::{now_secs, verify_jws, verify_signature, Failure, Verified, VerifiedJws};
 

@@ -4,13 +4,112 @@
 //! padding and with zero trailing bits (canonical); empty header or payload segment = malformed.
 //! An empty *signature* segment is syntactically valid (it decodes to zero bytes) and is
 //! reported as a bad signature: such a token is still JWT-shaped (SPEC §9).
+//!
+//! # Limits
+//!
+//! Untrusted input is bounded before any expensive work (serde parsing, signature checks):
+//!
+//! | cap | value | checked |
+//! |---|---|---|
+//! | token length | [`MAX_TOKEN_LEN`] = 16384 bytes | first, on the raw bytes |
+//! | JSON nesting depth (header and claims set) | [`MAX_JSON_DEPTH`] = 32 | by [`check_json_limits`], a single linear scan of the decoded segment, before serde |
+//! | JOSE header members | [`MAX_HEADER_MEMBERS`] = 32 | same scan |
+//! | claims (top-level members of the claims set) | [`MAX_CLAIMS`] = 256 | same scan, before the signature is checked |
+//!
+//! A token over any cap is refused with [`Reason::TooLarge`] (`$jwt_reason` `too_large`):
+//! "too large" in size or in structure. Duplicate member names count once per occurrence.
 
+use crate::reason::Reason;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{Map, Value};
 
 /// Longest token accepted; longer ones are refused before any parsing (`too_large`).
 pub const MAX_TOKEN_LEN: usize = 16384;
+
+/// Deepest nesting of JSON objects and arrays accepted in the header or the claims set, the
+/// outermost object counting as 1 (`too_large` beyond). Real IdP tokens nest 2 to 5 levels
+/// (`realm_access.roles`, `resource_access.<client>.roles`, RFC 9396 `authorization_details`);
+/// 32 leaves ample room while keeping every recursive walk of a claim (serde parsing, drop,
+/// `$jwt_payload` serialization, rendering) far below serde_json's own limit of 128 and any
+/// stack concern.
+pub const MAX_JSON_DEPTH: usize = 32;
+
+/// Most top-level members accepted in the claims set (`too_large` beyond). IdP tokens carry
+/// 10 to 40 claims; 256 is generous and bounds the map built for every verified token.
+pub const MAX_CLAIMS: usize = 256;
+
+/// Most members accepted in the JOSE header (`too_large` beyond); headers carry 2 to 8
+/// (`alg`, `typ`, `kid`, `cty`, `x5t`, ...).
+pub const MAX_HEADER_MEMBERS: usize = 32;
+
+/// Which structural cap a JSON document exceeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// Nesting deeper than [`MAX_JSON_DEPTH`].
+    Depth,
+    /// More top-level members than allowed.
+    Members,
+}
+
+/// One linear pass over `json` (no allocation, no recursion) that tracks the nesting depth of
+/// `{`/`[` outside strings (escapes handled) and counts the members of the outermost object
+/// (its `:` outside strings). Refuses nesting deeper than [`MAX_JSON_DEPTH`] and more than
+/// `max_members` top-level members. It does not validate JSON: serde does that afterwards,
+/// on input this scan has bounded. For valid JSON the counts are exact.
+pub fn check_json_limits(json: &[u8], max_members: usize) -> Result<(), Limit> {
+    let mut depth = 0usize;
+    let mut members = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(Limit::Depth);
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b':' if depth == 1 => {
+                members += 1;
+                if members > max_members {
+                    return Err(Limit::Members);
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Parses `json` as a JSON object after [`check_json_limits`]: over a cap → `TooLarge`, not a
+/// JSON object → `Malformed`.
+pub fn parse_json_object(json: &[u8], max_members: usize) -> Result<Map<String, Value>, Reason> {
+    check_json_limits(json, max_members).map_err(|_| Reason::TooLarge)?;
+    match serde_json::from_slice::<Value>(json) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(Reason::Malformed),
+    }
+}
+
+/// Decodes a JOSE header segment: strict base64url, then [`parse_json_object`] with
+/// [`MAX_HEADER_MEMBERS`].
+pub fn decode_header(seg: &[u8]) -> Result<Map<String, Value>, Reason> {
+    let bytes = b64url_decode(seg).ok_or(Reason::Malformed)?;
+    parse_json_object(&bytes, MAX_HEADER_MEMBERS)
+}
 
 /// The three segments of a compact JWS, still encoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,23 +165,32 @@ pub fn b64url_decode(seg: &[u8]) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(seg).ok()
 }
 
-/// Decodes a segment that must hold a JSON object (header or claims set).
+/// Decodes a segment that must hold a JSON object (header or claims set), within
+/// [`MAX_JSON_DEPTH`] and [`MAX_CLAIMS`] members (the larger of the two member caps).
 pub fn decode_json_object(seg: &[u8]) -> Option<Map<String, Value>> {
     let bytes = b64url_decode(seg)?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Some(map),
-        _ => None,
-    }
+    parse_json_object(&bytes, MAX_CLAIMS).ok()
 }
 
 /// SPEC §9 "JWT-shaped": exactly two dots and a first segment that decodes as base64url to a
-/// JSON object. Nothing else (payload, signature) is looked at.
+/// JSON object. Nothing else (payload, signature) is looked at. A header over the caps is not
+/// parsed: it counts as shaped when it starts with `{` (leading JSON whitespace skipped), so
+/// such a token is a `too_large` 401, never delegated to the fallback.
 pub fn is_jwt_shaped(token: &[u8]) -> bool {
-    token.iter().filter(|b| **b == b'.').count() == 2
-        && token
-            .split(|b| *b == b'.')
-            .next()
-            .is_some_and(|h| decode_json_object(h).is_some())
+    if token.iter().filter(|b| **b == b'.').count() != 2 {
+        return false;
+    }
+    let Some(bytes) = token.split(|b| *b == b'.').next().and_then(b64url_decode) else {
+        return false;
+    };
+    match parse_json_object(&bytes, MAX_HEADER_MEMBERS) {
+        Ok(_) => true,
+        Err(Reason::TooLarge) => bytes
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .is_some_and(|b| *b == b'{'),
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -156,6 +264,115 @@ mod tests {
         ] {
             assert!(decode_json_object(enc(bad).as_bytes()).is_none(), "{bad}");
         }
+    }
+
+    /// `{"a":[[...[0]...]]}` with `depth` containers in all (the outer object included).
+    fn nested(depth: usize) -> String {
+        let inner = depth - 1;
+        format!("{{\"a\":{}0{}}}", "[".repeat(inner), "]".repeat(inner))
+    }
+
+    /// An object with `n` members `"m0":0, ...`.
+    fn members(n: usize) -> String {
+        let body: Vec<String> = (0..n).map(|i| format!("\"m{i}\":0")).collect();
+        format!("{{{}}}", body.join(","))
+    }
+
+    #[test]
+    fn depth_cap() {
+        let at = nested(MAX_JSON_DEPTH);
+        assert_eq!(check_json_limits(at.as_bytes(), MAX_CLAIMS), Ok(()));
+        assert!(parse_json_object(at.as_bytes(), MAX_CLAIMS).is_ok());
+        let over = nested(MAX_JSON_DEPTH + 1);
+        assert_eq!(
+            check_json_limits(over.as_bytes(), MAX_CLAIMS),
+            Err(Limit::Depth)
+        );
+        assert_eq!(
+            parse_json_object(over.as_bytes(), MAX_CLAIMS),
+            Err(Reason::TooLarge)
+        );
+        // objects count like arrays; closing brackets bring the depth back down
+        let objs = format!(
+            "{}{}",
+            "{\"k\":".repeat(MAX_JSON_DEPTH - 1) + "{}",
+            "}".repeat(MAX_JSON_DEPTH - 1)
+        );
+        assert!(parse_json_object(objs.as_bytes(), MAX_CLAIMS).is_ok());
+        let siblings = format!("[{}]", vec![nested(MAX_JSON_DEPTH - 1); 50].join(","));
+        assert_eq!(check_json_limits(siblings.as_bytes(), 0), Ok(()));
+        // far deeper than serde_json's own recursion limit (128): refused by the scan
+        let deep = "[".repeat(100_000);
+        assert_eq!(check_json_limits(deep.as_bytes(), 0), Err(Limit::Depth));
+        assert!(decode_json_object(enc(&deep).as_bytes()).is_none());
+    }
+
+    #[test]
+    fn member_caps() {
+        let at = members(MAX_CLAIMS);
+        assert_eq!(
+            parse_json_object(at.as_bytes(), MAX_CLAIMS).unwrap().len(),
+            MAX_CLAIMS
+        );
+        let over = members(MAX_CLAIMS + 1);
+        assert_eq!(
+            check_json_limits(over.as_bytes(), MAX_CLAIMS),
+            Err(Limit::Members)
+        );
+        assert_eq!(
+            parse_json_object(over.as_bytes(), MAX_CLAIMS),
+            Err(Reason::TooLarge)
+        );
+        // duplicates count per occurrence
+        let dups = format!("{{{}}}", vec!["\"a\":1"; MAX_CLAIMS + 1].join(","));
+        assert_eq!(
+            check_json_limits(dups.as_bytes(), MAX_CLAIMS),
+            Err(Limit::Members)
+        );
+        // only top-level members count
+        let nested_members = format!("{{\"a\":{}}}", members(MAX_CLAIMS * 2));
+        assert_eq!(check_json_limits(nested_members.as_bytes(), 1), Ok(()));
+        // header cap
+        let h_at = members(MAX_HEADER_MEMBERS);
+        assert!(decode_header(enc(&h_at).as_bytes()).is_ok());
+        let h_over = members(MAX_HEADER_MEMBERS + 1);
+        assert_eq!(
+            decode_header(enc(&h_over).as_bytes()),
+            Err(Reason::TooLarge)
+        );
+        assert_eq!(decode_header(b"%%"), Err(Reason::Malformed));
+        assert_eq!(decode_header(enc("[1]").as_bytes()), Err(Reason::Malformed));
+    }
+
+    #[test]
+    fn scan_ignores_strings() {
+        // brackets, colons and quotes inside strings (escaped or not) are not structure
+        let tricky = format!(
+            "{{\"k\":\"{}\",\"q\":\"a\\\"[{{:\\\\\",\"z\":\"\\\\\"}}",
+            "[{:".repeat(1000)
+        );
+        assert!(serde_json::from_str::<Value>(&tricky).is_ok(), "{tricky}");
+        assert_eq!(check_json_limits(tricky.as_bytes(), 3), Ok(()));
+        assert_eq!(check_json_limits(tricky.as_bytes(), 2), Err(Limit::Members));
+        // an escaped backslash ends before the closing quote: the `[` after it is structure
+        let s = format!("[\"\\\\\"{}", "[".repeat(MAX_JSON_DEPTH));
+        assert_eq!(check_json_limits(s.as_bytes(), 0), Err(Limit::Depth));
+        // unbalanced input never underflows
+        assert_eq!(check_json_limits(b"]]]]}}}}{:", 1), Ok(()));
+        assert_eq!(check_json_limits(b"", 0), Ok(()));
+    }
+
+    #[test]
+    fn over_cap_header_is_still_shaped() {
+        let deep = enc(&nested(MAX_JSON_DEPTH + 1));
+        assert!(is_jwt_shaped(format!("{deep}.e30.x").as_bytes()));
+        let wide = enc(&members(MAX_HEADER_MEMBERS + 1));
+        assert!(is_jwt_shaped(format!("{wide}.e30.x").as_bytes()));
+        let ws = enc(&format!(" \n{}", members(MAX_HEADER_MEMBERS + 1)));
+        assert!(is_jwt_shaped(format!("{ws}.e30.x").as_bytes()));
+        let arr = enc(&"[".repeat(MAX_JSON_DEPTH + 1));
+        assert!(!is_jwt_shaped(format!("{arr}.e30.x").as_bytes()));
+        assert!(decode_json_object(deep.as_bytes()).is_none());
     }
 
     #[test]
