@@ -8,6 +8,8 @@ use ngx::ffi::{
     ngx_str_t,
 };
 
+use auth_jwt_core::credentials::bearer_credentials;
+
 use crate::conf::{ComplexValue, Source};
 use crate::util::bytes;
 
@@ -100,20 +102,4 @@ pub fn complex_value<'r>(r: *mut ngx_http_request_t, cv: ComplexValue) -> Option
         return None;
     }
     Some(bytes_static(&out))
-}
-
-/// `Bearer <token>` (scheme case-insensitive, one or more spaces) → token; anything else → None.
-pub fn bearer_credentials(value: &[u8]) -> Option<&[u8]> {
-    const SCHEME: &[u8] = b"bearer";
-    if value.len() <= SCHEME.len() || !value[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
-        return None;
-    }
-    let rest = &value[SCHEME.len()..];
-    if rest.first() != Some(&b' ') {
-        return None;
-    }
-    let start = rest.iter().position(|&c| c != b' ')?;
-    let token = &rest[start..];
-    let end = token.iter().rposition(|&c| c != b' ').map_or(0, |p| p + 1);
-    non_empty(&token[..end])
 }
