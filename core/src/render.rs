@@ -31,8 +31,25 @@ pub fn render(v: &Value) -> Option<Cow<'_, str>> {
 }
 
 fn compact(v: &Value) -> String {
+    compact_json(v)
+}
+
+/// Compact JSON free of control characters: serde_json escapes those below 0x20 but writes DEL
+/// (0x7F) raw, which JSON allows and SPEC §5 does not (a variable never holds 0x7F), so DEL is
+/// written `\u007f`. DEL only occurs inside strings (member names included) and is ASCII, so
+/// the replacement keeps the same JSON value and valid UTF-8.
+pub fn compact_json(v: &Value) -> String {
     // Serializing a `Value` into a String cannot fail; fall back to empty rather than panic.
-    serde_json::to_string(v).unwrap_or_default()
+    escape_del(serde_json::to_string(v).unwrap_or_default())
+}
+
+/// `json` (serde_json output) with every DEL written `\u007f`.
+pub(crate) fn escape_del(json: String) -> String {
+    if json.contains('\x7f') {
+        json.replace('\x7f', "\\u007f")
+    } else {
+        json
+    }
 }
 
 /// What a variable shows for a value.
@@ -92,6 +109,19 @@ mod tests {
     }
 
     #[test]
+    fn compact_json_has_no_control_characters() {
+        let v = json!({"a\x7f": "\x7f\u{0}\n\u{1f}é", "n": [1.5, null, "\x7f\x7f"]});
+        let s = compact_json(&v);
+        assert!(!has_control(s.as_bytes()), "{s}");
+        assert_eq!(serde_json::from_str::<Value>(&s).unwrap(), v);
+        assert_eq!(
+            s,
+            "{\"a\\u007f\":\"\\u007f\\u0000\\n\\u001fé\",\"n\":[1.5,null,\"\\u007f\\u007f\"]}"
+        );
+        assert_eq!(compact_json(&json!({"k": "v"})), "{\"k\":\"v\"}");
+    }
+
+    #[test]
     fn exposes_safely() {
         assert_eq!(expose(None), Exposed::Empty);
         assert_eq!(expose(Some(&Value::Null)), Exposed::Empty);
@@ -115,6 +145,16 @@ mod tests {
             expose(Some(&json!({"k": "a\nb"}))),
             Exposed::Value(Cow::Owned("{\"k\":\"a\\nb\"}".into()))
         );
+        // ... except DEL, which compact_json escapes itself (found by the claims fuzz target)
+        assert_eq!(
+            expose(Some(&json!({"k\x7f": ["a\x7fb", 1]}))),
+            Exposed::Value(Cow::Owned("{\"k\\u007f\":[\"a\\u007fb\",1]}".into()))
+        );
+        assert_eq!(
+            expose(Some(&json!([{"d": "\x7f"}, "x"]))),
+            Exposed::Value(Cow::Owned("{\"d\":\"\\u007f\"},x".into()))
+        );
+        assert_eq!(expose(Some(&json!(["\x7f", "x"]))), Exposed::Unsafe);
         assert_eq!(
             expose(Some(&json!("é ünïcode"))),
             Exposed::Value(Cow::Borrowed("é ünïcode"))

@@ -18,9 +18,10 @@ pub struct Verified {
 }
 
 impl Verified {
-    /// The claims set as compact JSON (`$jwt_payload`).
+    /// The claims set as compact JSON (`$jwt_payload`), free of control characters (DEL
+    /// included: [`crate::render::compact_json`]).
     pub fn claims_json(&self) -> String {
-        serde_json::to_string(&self.claims).unwrap_or_default()
+        crate::render::escape_del(serde_json::to_string(&self.claims).unwrap_or_default())
     }
 }
 

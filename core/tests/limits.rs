@@ -158,3 +158,16 @@ fn too_large_is_stable() {
     assert_eq!(Reason::TooLarge.as_str(), "too_large");
     assert!(Reason::ALL.contains(&Reason::TooLarge));
 }
+
+/// Regression (claims fuzz target): serde_json writes DEL (0x7F) raw, so `$jwt_payload` of a
+/// claims set with DEL in a name or a value held a control character.
+#[test]
+fn payload_json_escapes_del() {
+    let t = hs(HEADER, &format!("{{\"exp\":{EXP},\"k\x7f\":\"a\x7fb\"}}"));
+    let v = verify_signature(t.as_bytes(), &keys(), AlgSet::ALL).unwrap();
+    let json = v.claims_json();
+    assert!(!json.bytes().any(|b| b < 0x20 || b == 0x7f), "{json}");
+    assert!(json.contains(r#""k\u007f":"a\u007fb""#), "{json}");
+    let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(back["k\x7f"], "a\x7fb");
+}
