@@ -147,9 +147,7 @@ pub struct LocConf {
 }
 
 /// Default token source (SPEC §1).
-pub fn default_sources() -> Vec<Source> {
-    vec![Source::Bearer]
-}
+pub const DEFAULT_SOURCES: &[Source] = &[Source::Bearer];
 
 impl Merge for LocConf {
     fn merge(&mut self, prev: &LocConf) -> Result<(), MergeConfigError> {

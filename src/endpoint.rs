@@ -14,7 +14,7 @@ use crate::util::{self, guard};
 use crate::Module;
 
 pub unsafe extern "C" fn verify_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
-    let (log, _) = util::request_log(r);
+    let log = util::request_log(r);
     guard(log, 500, || {
         // SAFETY: nginx calls content handlers with a live request.
         unsafe {
@@ -41,7 +41,7 @@ pub unsafe extern "C" fn verify_handler(r: *mut ngx_http_request_t) -> ngx_int_t
 
 /// Called when the keys this request waited for have arrived (or failed).
 unsafe extern "C" fn verify_resume(r: *mut ngx_http_request_t) {
-    let (log, _) = util::request_log(r);
+    let log = util::request_log(r);
     let rc = guard(log, 500, || verify(r).unwrap_or(NGX_DONE as ngx_int_t));
     if rc != NGX_DONE as ngx_int_t {
         // SAFETY: r is live; this ends the content phase as the handler would have.

@@ -99,12 +99,9 @@ pub fn resume(r: *mut ngx_http_request_t, vars: &[FallbackVar]) -> Option<ngx_in
             (JwtStatus::FallbackDenied, s as ngx_int_t)
         }
         s => {
-            let (log, addr) = util::request_log(r);
-            util::log(
-                log,
-                NGX_LOG_ERR as ngx_uint_t,
-                &format!("auth_jwt_rs: fallback request unexpected status: {s}, client: {addr}"),
-            );
+            util::log_request(r, NGX_LOG_ERR as ngx_uint_t, || {
+                format!("auth_jwt_rs: fallback request unexpected status: {s}")
+            });
             (JwtStatus::Error, 500)
         }
     };

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use auth_jwt_core::alg::AlgSet;
 use auth_jwt_core::cache::TokenCache;
 use auth_jwt_core::keys::KeySet;
-use auth_jwt_core::verify::{token_kid, verify_signature, Failure, Verified};
+use auth_jwt_core::verify::{log_kid, token_kid, verify_signature, Failure, Verified};
 use ngx::ffi::{
     ngx_http_request_t, ngx_int_t, ngx_list_push, ngx_table_elt_t, ngx_uint_t, NGX_AGAIN,
     NGX_DECLINED, NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_MOVED_TEMPORARILY, NGX_LOG_ERR,
@@ -16,7 +16,7 @@ use ngx::ffi::{
 };
 use ngx::http::HttpModuleLocationConf;
 
-use crate::conf::{default_sources, Enable, Gate, LocConf, Rule};
+use crate::conf::{Enable, Gate, LocConf, Rule, DEFAULT_SOURCES};
 use crate::ctx::{self, JwtStatus};
 use crate::jwks::Keys;
 use crate::token_source::{complex_value, find_token};
@@ -44,8 +44,7 @@ pub enum Decision {
 
 /// Access-phase handler (registered in postconfiguration).
 pub unsafe extern "C" fn access_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
-    let (log, _) = util::request_log(r);
-    guard(log, NGX_ERROR as ngx_int_t, || access(r))
+    guard(util::request_log(r), NGX_ERROR as ngx_int_t, || access(r))
 }
 
 fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
@@ -158,14 +157,7 @@ fn verify_token(
     ctx: &mut ctx::Ctx,
     can_wait: bool,
 ) -> Decision {
-    let defaults;
-    let sources = match &lc.sources {
-        Some(s) => s.as_slice(),
-        None => {
-            defaults = default_sources();
-            &defaults
-        }
-    };
+    let sources = lc.sources.as_deref().map_or(DEFAULT_SOURCES, Vec::as_slice);
     let Some(token) = find_token(r, sources) else {
         ctx.status = Some(JwtStatus::Missing);
         ctx.reason = Some(Reason::Missing.as_str());
@@ -251,12 +243,9 @@ fn verify_cached(
 }
 
 fn no_keys(r: *mut ngx_http_request_t, ctx: &mut ctx::Ctx) -> Decision {
-    let (log, addr) = util::request_log(r);
-    util::log(
-        log,
-        NGX_LOG_ERR as ngx_uint_t,
-        &format!("auth_jwt_rs: no verification keys available, client: {addr}"),
-    );
+    util::log_request(r, NGX_LOG_ERR as ngx_uint_t, || {
+        "auth_jwt_rs: no verification keys available".to_string()
+    });
     ctx.status = Some(JwtStatus::Error);
     ctx.reason = Some(Reason::Internal.as_str());
     Decision::Error
@@ -270,20 +259,17 @@ fn authorize(r: *mut ngx_http_request_t, lc: &LocConf) -> Decision {
         if let Some(ctx) = ctx {
             ctx.status = Some(JwtStatus::Forbidden);
             ctx.reason = Some(Reason::Rule.as_str());
-            let (log, addr) = util::request_log(r);
             let (alg, kid) = match &ctx.verified {
-                Some(v) => (alg_name(v.alg), v.kid.as_deref().unwrap_or("")),
-                None => ("", ""),
+                Some(v) => (alg_name(v.alg), v.kid.as_deref().map(log_kid)),
+                None => ("-", None),
             };
-            util::log(
-                log,
-                NGX_LOG_INFO as ngx_uint_t,
-                &format!(
+            util::log_request(r, NGX_LOG_INFO as ngx_uint_t, || {
+                format!(
                     "auth_jwt_rs: token does not satisfy an authorization rule (alg: {alg}, \
-                     kid: \"{}\"), client: {addr}",
-                    printable(kid)
-                ),
-            );
+                     kid: \"{}\")",
+                    kid.as_deref().unwrap_or("-")
+                )
+            });
         }
         return Decision::Forbidden(status);
     }
@@ -322,36 +308,17 @@ pub fn now() -> u64 {
     sec.max(0) as u64
 }
 
-/// Keeps only printable ASCII of a client-supplied value for logs.
-fn printable(s: &str) -> String {
-    s.chars()
-        .take(64)
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
-}
-
+/// The `info` line of a rejection: reason, alg and kid (already sanitized by the core), never
+/// any part of the token.
 fn log_rejection(r: *mut ngx_http_request_t, f: &Failure) {
-    let (log, addr) = util::request_log(r);
-    if !util::log_enabled(log, NGX_LOG_INFO as ngx_uint_t) {
-        return;
-    }
-    let alg = f.alg.map(alg_name).unwrap_or("-");
-    let kid = f.kid.as_deref().map(printable);
-    let kid = kid.as_deref().unwrap_or("-");
-    util::log(
-        log,
-        NGX_LOG_INFO as ngx_uint_t,
-        &format!(
-            "auth_jwt_rs: token rejected: {} (alg: {alg}, kid: \"{kid}\"), client: {addr}",
-            f.reason.as_str()
-        ),
-    );
+    util::log_request(r, NGX_LOG_INFO as ngx_uint_t, || {
+        format!(
+            "auth_jwt_rs: token rejected: {} (alg: {}, kid: \"{}\")",
+            f.reason.as_str(),
+            f.alg.map(alg_name).unwrap_or("-"),
+            f.kid.as_deref().unwrap_or("-")
+        )
+    });
 }
 
 /// Turns a decision into a handler's return value, setting headers as needed, and counts it.
@@ -440,12 +407,16 @@ fn challenge(
     status as ngx_int_t
 }
 
-/// Sets `r->headers_out.www_authenticate` the way nginx's auth_basic does, so the challenge
-/// survives `error_page` and is copied by `auth_request`.
-pub fn set_www_authenticate(r: *mut ngx_http_request_t, value: &[u8]) -> Option<()> {
+/// Adds a response header the way nginx's own modules add the ones they also point to from
+/// `headers_out` (`hash = 1`, no `next`), hiding `old` (the header it replaces), and returns it.
+fn push_header_out(
+    r: *mut ngx_http_request_t,
+    key: ngx::ffi::ngx_str_t,
+    value: &[u8],
+    old: *mut ngx_table_elt_t,
+) -> Option<*mut ngx_table_elt_t> {
     // SAFETY: r is live; the header element and its value are allocated in the request pool.
     unsafe {
-        let old = (*r).headers_out.www_authenticate;
         if !old.is_null() {
             (*old).hash = 0;
         }
@@ -459,12 +430,23 @@ pub fn set_www_authenticate(r: *mut ngx_http_request_t, value: &[u8]) -> Option<
         {
             (*h).next = std::ptr::null_mut();
         }
-        (*h).key = ngx::ngx_string!("WWW-Authenticate");
+        (*h).key = key;
         (*h).value = v;
         (*h).lowcase_key = std::ptr::null_mut();
-        (*r).headers_out.www_authenticate = h;
-        Some(())
+        Some(h)
     }
+}
+
+/// Sets `r->headers_out.www_authenticate` the way nginx's auth_basic does, so the challenge
+/// survives `error_page` and is copied by `auth_request`.
+pub fn set_www_authenticate(r: *mut ngx_http_request_t, value: &[u8]) -> Option<()> {
+    // SAFETY: r is live.
+    unsafe {
+        let old = (*r).headers_out.www_authenticate;
+        let h = push_header_out(r, ngx::ngx_string!("WWW-Authenticate"), value, old)?;
+        (*r).headers_out.www_authenticate = h;
+    }
+    Some(())
 }
 
 /// SPEC §1: a browser navigation (GET/HEAD accepting text/html) without a valid token is sent
@@ -488,25 +470,11 @@ fn login_redirect(r: *mut ngx_http_request_t, lc: &LocConf) -> bool {
         if url.is_empty() || url.iter().any(|&c| c < 0x20 || c == 0x7f) {
             return false;
         }
-        let Some(v) = pool_str((*r).pool, url) else {
+        // nginx's special response handler takes the redirect target from here.
+        let old = (*r).headers_out.location;
+        let Some(h) = push_header_out(r, ngx::ngx_string!("Location"), url, old) else {
             return false;
         };
-        let h = ngx_list_push(&mut (*r).headers_out.headers) as *mut ngx_table_elt_t;
-        if h.is_null() {
-            return false;
-        }
-        (*h).hash = 1;
-        #[cfg(nginx1_23_0)]
-        {
-            (*h).next = std::ptr::null_mut();
-        }
-        (*h).key = ngx::ngx_string!("Location");
-        (*h).value = v;
-        (*h).lowcase_key = std::ptr::null_mut();
-        // nginx's special response handler takes the redirect target from here.
-        if !(*r).headers_out.location.is_null() {
-            (*(*r).headers_out.location).hash = 0;
-        }
         (*r).headers_out.location = h;
         true
     }

@@ -182,7 +182,7 @@ impl KeySource {
                 remote.state.borrow_mut().in_flight = true;
                 return Keys::Wait;
             }
-            let (log, _) = util::request_log(r);
+            let log = util::request_log(r);
             util::log(
                 log,
                 NGX_LOG_WARN as ngx_uint_t,
@@ -311,7 +311,7 @@ unsafe extern "C" fn fetch_done(
     data: *mut c_void,
     rc: ngx_int_t,
 ) -> ngx_int_t {
-    let (log, _) = util::request_log(sr);
+    let log = util::request_log(sr);
     util::guard(log, rc, || {
         // SAFETY: data is the FetchJob in the shared request pool.
         let job = unsafe { &mut *(data as *mut FetchJob) };

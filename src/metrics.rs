@@ -191,7 +191,7 @@ fn render() -> String {
 
 /// Content handler of `auth_jwt_rs_status`.
 pub unsafe extern "C" fn status_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
-    let (log, _) = crate::util::request_log(r);
+    let log = crate::util::request_log(r);
     guard(log, 500, || unsafe { send_status(r) })
 }
 

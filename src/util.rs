@@ -71,14 +71,22 @@ pub fn log_enabled(log: *mut ngx_log_t, level: ngx_uint_t) -> bool {
     !log.is_null() && unsafe { (*log).log_level } >= level
 }
 
-/// Log target and client address of a request, for messages about it.
-pub fn request_log(r: *mut ngx_http_request_t) -> (*mut ngx_log_t, String) {
+/// The log of a request (its connection's).
+pub fn request_log(r: *mut ngx_http_request_t) -> *mut ngx_log_t {
     // SAFETY: r is a live request with a live connection.
-    unsafe {
-        let c = (*r).connection;
-        let addr = String::from_utf8_lossy(bytes(&(*c).addr_text)).into_owned();
-        ((*c).log, addr)
+    unsafe { (*(*r).connection).log }
+}
+
+/// Logs a message about request `r` at `level`, followed by `, client: <address>`. The message
+/// is only built when the level is enabled (rejections are logged on the request path).
+pub fn log_request(r: *mut ngx_http_request_t, level: ngx_uint_t, msg: impl FnOnce() -> String) {
+    let log = request_log(r);
+    if !log_enabled(log, level) {
+        return;
     }
+    // SAFETY: r is a live request with a live connection.
+    let addr = unsafe { String::from_utf8_lossy(bytes(&(*(*r).connection).addr_text)) };
+    self::log(log, level, &format!("{}, client: {addr}", msg()));
 }
 
 /// Runs `f`, turning a panic into `on_panic` so that no unwinding crosses into nginx.

@@ -103,7 +103,7 @@ fn getter(
     v: *mut ngx_variable_value_t,
     f: impl FnOnce() -> ngx_int_t,
 ) -> ngx_int_t {
-    let (log, _) = util::request_log(r);
+    let log = util::request_log(r);
     guard(log, NGX_ERROR as ngx_int_t, || {
         let _ = v;
         f()
@@ -122,15 +122,12 @@ fn expose_json(
         Exposed::Value(s) => set_value(r, v, s.as_bytes()),
         Exposed::Empty => not_found(v),
         Exposed::Unsafe => {
-            let (log, addr) = util::request_log(r);
-            util::log(
-                log,
-                NGX_LOG_INFO as ngx_uint_t,
-                &format!(
+            util::log_request(r, NGX_LOG_INFO as ngx_uint_t, || {
+                format!(
                     "auth_jwt_rs: {what} \"{name}\" contains a control character, variable left \
-                     empty, client: {addr}"
-                ),
-            );
+                     empty"
+                )
+            });
             not_found(v)
         }
     }
