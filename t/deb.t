@@ -243,20 +243,6 @@ $t->finish;    # stops it; no alerts/panics/tokens in error.log
 ###############################################################################################
 # 4. nginx-conf/*.conf on Debian's binary with the packaged module.
 
-sub fixture_for {    # as t/examples.t
-    my ($name) = @_;
-    my $src = AuthJwt::Test::keys_src();
-    my $base = basename($name);
-    return "$src/$base" if -f "$src/$base";
-    return "$src/jwks.json"      if $base =~ /jwks/i;
-    return "$src/hs.secret"      if $base =~ /secret|hmac|\.key$|\.txt$/i;
-    return "$src/hmac.jwk.json"  if $base =~ /oct/i;
-    return "$src/rsa.crt"        if $base =~ /\.(crt|cer)$/i;
-    return "$src/ec256.pub.pem"  if $base =~ /ec|es256|p256/i && $base =~ /\.pem$/i;
-    return "$src/ed25519.pub.pem" if $base =~ /ed25519|eddsa/i;
-    return "$src/rsa.jwk.json"   if $base =~ /\.json$/i;
-    return "$src/rsa.pub.pem";
-}
 
 my @examples = sort glob("$ROOT/nginx-conf/*.conf");
 ok(@examples > 0, 'nginx-conf/ holds example configs');
@@ -273,7 +259,7 @@ for my $ex (@examples) {
     for my $ref (sort keys %refs) {
         $ref =~ s/[;"']+$//;
         make_path(dirname("$p/conf/$ref"));
-        copy(fixture_for($ref), "$p/conf/$ref") or die "copy for $ref: $!";
+        copy(AuthJwt::Test::example_fixture($ref), "$p/conf/$ref") or die "copy for $ref: $!";
     }
     for my $inc ($text =~ m{^\s*include\s+([^;\s*]+)\s*;}mg) {
         next if $inc =~ m{^/};

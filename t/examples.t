@@ -17,21 +17,6 @@ my $dir = "$AuthJwt::Test::ROOT/nginx-conf";
 my @examples = sort glob("$dir/*.conf");
 ok(@examples > 0, "nginx-conf/ holds example configs") or diag("no $dir/*.conf found");
 
-# Fixture chosen for a file name an example references under jwt/ (exact name first).
-sub fixture_for {
-    my ($name) = @_;
-    my $src = AuthJwt::Test::keys_src();
-    my $base = basename($name);
-    return "$src/$base" if -f "$src/$base";
-    return "$src/jwks.json"      if $base =~ /jwks/i;
-    return "$src/hs.secret"      if $base =~ /secret|hmac|\.key$|\.txt$/i;
-    return "$src/hmac.jwk.json"  if $base =~ /oct/i;
-    return "$src/rsa.crt"        if $base =~ /\.(crt|cer)$/i;
-    return "$src/ec256.pub.pem"  if $base =~ /ec|es256|p256/i && $base =~ /\.pem$/i;
-    return "$src/ed25519.pub.pem" if $base =~ /ed25519|eddsa/i;
-    return "$src/rsa.jwk.json"   if $base =~ /\.json$/i;
-    return "$src/rsa.pub.pem";
-}
 
 my $n = 0;
 for my $ex (@examples) {
@@ -50,7 +35,7 @@ for my $ex (@examples) {
         $ref =~ s/[;"']+$//;
         my $dst = "$prefix/conf/$ref";
         make_path(dirname($dst));
-        copy(fixture_for($ref), $dst) or die "copy for $ref: $!";
+        copy(AuthJwt::Test::example_fixture($ref), $dst) or die "copy for $ref: $!";
     }
     # other files commonly included next to nginx.conf
     my $nginx_conf_dir = dirname(dirname($t->nginx)) . '/conf';

@@ -88,6 +88,23 @@ sub mint_binary {
 
 sub keys_src { "$ROOT/t/keys" }
 
+# example_fixture(NAME): the t/keys fixture used for a key file an nginx-conf/ example
+# references under jwt/ (exact name first, then by kind), for t/examples.t and t/deb.t.
+sub example_fixture {
+    my ($name) = @_;
+    my $src = keys_src();
+    my $base = File::Basename::basename($name);
+    return "$src/$base" if -f "$src/$base";
+    return "$src/jwks.json"      if $base =~ /jwks/i;
+    return "$src/hs.secret"      if $base =~ /secret|hmac|\.key$|\.txt$/i;
+    return "$src/hmac.jwk.json"  if $base =~ /oct/i;
+    return "$src/rsa.crt"        if $base =~ /\.(crt|cer)$/i;
+    return "$src/ec256.pub.pem"  if $base =~ /ec|es256|p256/i && $base =~ /\.pem$/i;
+    return "$src/ed25519.pub.pem" if $base =~ /ed25519|eddsa/i;
+    return "$src/rsa.jwk.json"   if $base =~ /\.json$/i;
+    return "$src/rsa.pub.pem";
+}
+
 ###############################################################################################
 # Construction
 
