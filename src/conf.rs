@@ -19,11 +19,14 @@ use ngx::ffi::{
     ngx_http_compile_complex_value_t, ngx_http_complex_value_t, ngx_parse_time, ngx_str_t,
     NGX_ERROR, NGX_LOG_EMERG, NGX_LOG_WARN,
 };
-use ngx::http::{HttpModuleLocationConf, Merge, MergeConfigError, NgxHttpCoreModule};
+use ngx::http::{
+    HttpModuleLocationConf, HttpModuleMainConf, Merge, MergeConfigError, NgxHttpCoreModule,
+};
 use ngx::ngx_conf_log_error;
 
 use crate::jwks::{self, KeySource, Remote};
 use crate::util::{bytes, conf_args, conf_mut};
+use crate::Module;
 
 /// Where a directive was written, for errors reported after parsing (at merge time).
 #[derive(Clone, Debug)]
@@ -813,9 +816,49 @@ pub extern "C" fn cmd_add_key_request(
         );
         return NGX_CONF_ERROR;
     }
-    lc.pending_remotes
-        .get_or_insert_with(Vec::new)
-        .push(jwks::remote(args[1]));
+    let Some(mc) = Module::main_conf_mut(unsafe { &*cf }) else {
+        return NGX_CONF_ERROR;
+    };
+    let remote = mc.registry.remote(args[1]);
+    lc.pending_remotes.get_or_insert_with(Vec::new).push(remote);
+    NGX_CONF_OK
+}
+
+/// The http-level settings and the per-configuration state of the module.
+#[derive(Default)]
+pub struct MainConf {
+    /// `auth_jwt_rs_key_zone`, bytes.
+    pub key_zone_size: Option<usize>,
+    /// Every `auth_jwt_rs_key_request` URI of this configuration.
+    pub registry: jwks::Registry,
+    /// The zone holding their key sets (added in postconfiguration when there are any).
+    pub key_zone: Option<*mut ngx::ffi::ngx_shm_zone_t>,
+}
+
+pub extern "C" fn cmd_set_key_zone(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let mc = unsafe { conf_mut::<MainConf>(conf) };
+    if mc.key_zone_size.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    let mut v = args[1];
+    // SAFETY: ngx_parse_size only reads the string.
+    let size = unsafe { ngx::ffi::ngx_parse_size(&mut v) };
+    if size < crate::keyzone::MIN_SIZE as isize {
+        ngx_conf_log_error!(
+            NGX_LOG_EMERG,
+            cf,
+            "invalid value \"{}\" in \"auth_jwt_rs_key_zone\", it must be a size of at \
+             least 32k",
+            arg_str(&args[1])
+        );
+        return NGX_CONF_ERROR;
+    }
+    mc.key_zone_size = Some(size as usize);
     NGX_CONF_OK
 }
 

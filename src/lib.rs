@@ -23,12 +23,13 @@ mod endpoint;
 mod fallback;
 mod gate;
 mod jwks;
+mod keyzone;
 mod metrics;
 mod token_source;
 mod util;
 mod variables;
 
-use conf::LocConf;
+use conf::{LocConf, MainConf};
 
 /// Marker type binding the module's configuration and hooks.
 pub struct Module;
@@ -40,7 +41,6 @@ impl HttpModule for Module {
     }
 
     unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
-        jwks::reset_registry();
         cache::reset_capacity();
         match unsafe { variables::register(cf) } {
             Ok(()) => Status::NGX_OK.into(),
@@ -61,6 +61,18 @@ impl HttpModule for Module {
         if unsafe { metrics::add_zone(cf, tag) }.is_err() {
             return Status::NGX_ERROR.into();
         }
+        let Some(mc) = Module::main_conf_mut(cf) else {
+            return Status::NGX_ERROR.into();
+        };
+        if !mc.registry.is_empty() {
+            let size = mc.key_zone_size.unwrap_or(keyzone::DEFAULT_SIZE);
+            let Some(zone) = (unsafe { keyzone::add(cf, size, tag) }) else {
+                return Status::NGX_ERROR.into();
+            };
+            mc.key_zone = Some(zone);
+            mc.registry.set_zone(keyzone::KeyZone::new(zone));
+        }
+        jwks::install_body_filter();
         let handlers = &mut cmcf.phases[ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize].handlers;
         let h = unsafe { ngx_array_push(handlers) } as *mut ngx_http_handler_pt;
         if h.is_null() {
@@ -100,6 +112,10 @@ unsafe impl HttpModuleLocationConf for Module {
     type LocationConf = LocConf;
 }
 
+unsafe impl HttpModuleMainConf for Module {
+    type MainConf = MainConf;
+}
+
 const MSL: u32 = NGX_HTTP_MAIN_CONF | NGX_HTTP_SRV_CONF | NGX_HTTP_LOC_CONF;
 
 macro_rules! command {
@@ -118,7 +134,7 @@ macro_rules! command {
     };
 }
 
-static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 23] = [
+static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 24] = [
     command!(
         "auth_jwt_rs",
         MSL | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1,
@@ -148,6 +164,12 @@ static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 23] = [
         "auth_jwt_rs_key_request",
         MSL | NGX_CONF_TAKE1,
         conf::cmd_add_key_request
+    ),
+    command!(
+        "auth_jwt_rs_key_zone",
+        NGX_HTTP_MAIN_CONF | NGX_CONF_TAKE1,
+        conf::cmd_set_key_zone,
+        NGX_HTTP_MAIN_CONF_OFFSET
     ),
     command!(
         "auth_jwt_rs_key_cache",
@@ -237,7 +259,7 @@ static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 23] = [
 static NGX_HTTP_AUTH_JWT_RS_MODULE_CTX: ngx_http_module_t = ngx_http_module_t {
     preconfiguration: Some(Module::preconfiguration),
     postconfiguration: Some(Module::postconfiguration),
-    create_main_conf: None,
+    create_main_conf: Some(Module::create_main_conf),
     init_main_conf: None,
     create_srv_conf: None,
     merge_srv_conf: None,

@@ -19,7 +19,9 @@ use ngx::ffi::{
 };
 
 use crate::ctx::JwtStatus;
+use crate::jwks::FetchCause;
 use crate::util::guard;
+use ngx::http::HttpModuleMainConf;
 
 const STATUSES: [JwtStatus; 7] = [
     JwtStatus::Ok,
@@ -40,6 +42,7 @@ struct Counters {
     cache_misses: AtomicU64,
     fetch_ok: AtomicU64,
     fetch_failed: AtomicU64,
+    fetch_failed_by: [AtomicU64; FetchCause::ALL.len()],
 }
 
 static COUNTERS: AtomicPtr<Counters> = AtomicPtr::new(ptr::null_mut());
@@ -129,14 +132,42 @@ pub fn cache_lookup(hit: bool) {
     });
 }
 
-pub fn key_fetch(ok: bool) {
+pub fn key_fetch_ok() {
     with(|c| {
-        if ok { &c.fetch_ok } else { &c.fetch_failed }.fetch_add(1, Relaxed);
+        c.fetch_ok.fetch_add(1, Relaxed);
     });
 }
 
-/// The Prometheus text exposition of the counters.
-fn render() -> String {
+/// Counts a failed key fetch, by cause.
+pub fn key_fetch_failed(cause: FetchCause) {
+    let i = FetchCause::ALL
+        .iter()
+        .position(|x| *x == cause)
+        .unwrap_or(0);
+    with(|c| {
+        c.fetch_failed.fetch_add(1, Relaxed);
+        c.fetch_failed_by[i].fetch_add(1, Relaxed);
+    });
+}
+
+/// Escapes a Prometheus label value.
+fn label(v: &[u8]) -> String {
+    let mut out = String::with_capacity(v.len());
+    for ch in String::from_utf8_lossy(v).chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push('?'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The Prometheus text exposition of the counters; `ages`: each key request URI with the time
+/// its keys were fetched.
+fn render(ages: &[(Vec<u8>, u64)], now: u64) -> String {
     let mut out = String::with_capacity(4096);
     let _ = writeln!(out, "# HELP auth_jwt_rs_info Module version.");
     let _ = writeln!(out, "# TYPE auth_jwt_rs_info gauge");
@@ -185,7 +216,35 @@ fn render() -> String {
                 let _ = writeln!(out, "{name}{{result=\"{label}\"}} {}", v.load(Relaxed));
             }
         }
+        let name = "auth_jwt_rs_key_fetch_failures_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Failed JWKS fetches of auth_jwt_rs_key_request, by cause."
+        );
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (cause, v) in FetchCause::ALL.iter().zip(&c.fetch_failed_by) {
+            let _ = writeln!(
+                out,
+                "{name}{{cause=\"{}\"}} {}",
+                cause.as_str(),
+                v.load(Relaxed)
+            );
+        }
     });
+    let name = "auth_jwt_rs_key_age_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Age of the keys in use for each auth_jwt_rs_key_request URI."
+    );
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (uri, fetched_at) in ages {
+        let _ = writeln!(
+            out,
+            "{name}{{uri=\"{}\"}} {}",
+            label(uri),
+            now.saturating_sub(*fetched_at)
+        );
+    }
     out
 }
 
@@ -205,7 +264,12 @@ unsafe fn send_status(r: *mut ngx_http_request_t) -> ngx_int_t {
         if rc != NGX_OK as ngx_int_t {
             return rc;
         }
-        let body = render();
+        let req = ngx::http::Request::from_ngx_http_request(r);
+        let ages = crate::Module::main_conf(req)
+            .and_then(|mc| mc.key_zone)
+            .map(|z| crate::keyzone::KeyZone::new(z).ages())
+            .unwrap_or_default();
+        let body = render(&ages, crate::gate::now());
         const CT: &str = "text/plain; version=0.0.4; charset=utf-8";
         (*r).headers_out.status = 200;
         (*r).headers_out.content_length_n = body.len() as i64;

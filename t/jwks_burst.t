@@ -274,7 +274,7 @@ is(scalar(idp_requests($t, '/slow/vburst')), 1, 'verify burst: exactly one fetch
 @res = parallel($t, 10, sub { ["/fburst/$_[0]", bearer($good)] });
 is(statuses(@res), join(',', (500) x 10), 'failing burst: every waiting request gets 500');
 is(scalar(idp_requests($t, '/slow/fail')), 1, 'failing burst: exactly one fetch');
-my @warn = grep { /\[warn\] .*auth_jwt_rs: key request "\/_jwks\/slow\/fail" failed: status 500/ }
+my @warn = grep { /\[warn\] .*auth_jwt_rs: key request "\/_jwks\/slow\/fail" failed \(status\): status 500/ }
     split /\n/, $t->error_log;
 is(scalar @warn, 1, 'failing burst: one warn line with the URI');
 

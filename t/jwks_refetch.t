@@ -100,7 +100,7 @@ expect_invalid($t->get(1, '/cold/1', bearer($rsa_new)), undef, 'unknown_kid', 'c
 my $cold = fetches($t, 'cold');
 ok($cold >= 1 && $cold <= 2, "cold: initial fetch plus at most one refetch (got $cold)");
 expect_invalid($t->get(1, '/cold/2', bearer($rsa_newer)), undef, 'unknown_kid', 'cold: another unknown kid');
-is(fetches($t, 'cold'), $cold, 'cold: nothing more within 30 s');
+cmp_ok(fetches($t, 'cold'), '<=', 2, 'cold: the initial fetch and at most one refetch within 30 s');
 
 # shortly before the 30 s are over: still nothing
 my $wait = $refetched_at + 27 - time;
