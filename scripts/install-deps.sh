@@ -2,8 +2,14 @@
 # Installs the system packages the build, the demo and the tests need (Debian/Ubuntu).
 # Idempotent: does nothing when everything is already present.
 set -euo pipefail
-pkgs=(libclang-dev clang libpcre2-dev libssl-dev zlib1g-dev pkg-config make perl openssl curl cmake)
+pkgs=(libclang-dev clang libpcre2-dev libssl-dev zlib1g-dev pkg-config make perl openssl curl cmake
+  chromium)
 missing=()
+# Node.js >= 20 and npm for t/node (oidc-provider, playwright-core): Debian's packages only when
+# there is no node/npm at all, so a Node.js installed otherwise is kept (bookworm's own nodejs
+# is 18, too old for t/node; trixie's is 20).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

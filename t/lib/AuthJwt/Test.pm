@@ -425,6 +425,7 @@ my @CORE_ECHO = (
     qr/^http args: /,
     qr/^http exten: /,
     qr/^http header: /,
+    qr/^http2 (?:header|table add|request line): /,
     qr/^http script /,
     qr/^http proxy header:/,
     qr/^http upstream request: /,
