@@ -10,8 +10,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use auth_jwt_core::alg::{parse_alg_name, AlgSet};
-use auth_jwt_core::claims::Policy;
+use auth_jwt_core::claims::{type_key, Policy};
 use auth_jwt_core::keys::{self, Key, KeySet};
+use auth_jwt_core::providers::{parse_binding, Binding, Providers};
 use auth_jwt_core::rules::{parse_rule, ClaimRule};
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::ffi::{
@@ -95,9 +96,20 @@ pub struct FallbackVar {
     pub value: ComplexValue,
 }
 
+/// The key sources of a location, one [`KeySource`] per issuer group (README "Several
+/// identity providers"): the unbound sources, and those of each `issuer=`.
+pub type KeySources = Providers<Rc<KeySource>>;
+
+/// One issuer group's key directives at one level, before merge.
+#[derive(Clone, Default)]
+struct PendingGroup {
+    keys: Vec<Key>,
+    remotes: Vec<Rc<Remote>>,
+}
+
 /// What the request path needs, resolved once per location at merge time.
 pub struct Gate {
-    pub keys: Rc<KeySource>,
+    pub keys: Rc<KeySources>,
     /// `auth_jwt_rs_algorithms`; `None`: every algorithm that fits the keys.
     pub algorithms: Option<AlgSet>,
     pub policy: Policy,
@@ -122,17 +134,19 @@ pub struct LocConf {
     enable_pos: Option<ConfPos>,
     pub realm: Option<ngx_str_t>,
     pub sources: Option<Rc<Vec<Source>>>,
-    /// Keys read by this level's key directives (`None`: inherit).
-    pending_keys: Option<Vec<Key>>,
-    /// This level's `auth_jwt_rs_key_request` URIs.
-    pending_remotes: Option<Vec<Rc<Remote>>>,
+    /// This level's key files, secrets and key requests by issuer group (`None`: inherit).
+    pending: Option<Providers<PendingGroup>>,
     key_cache: Option<u64>,
-    key_source: Option<Rc<KeySource>>,
+    key_sources: Option<Rc<KeySources>>,
     algorithms: Option<AlgSet>,
     leeway: Option<u64>,
     require_exp: Option<bool>,
     issuers: Option<Vec<String>>,
     audiences: Option<Vec<String>>,
+    /// `auth_jwt_rs_max_lifetime`: `Some(None)` is `off`.
+    max_lifetime: Option<Option<u64>>,
+    /// `auth_jwt_rs_type`, as `type_key` gives each value; empty is `off`.
+    types: Option<Vec<String>>,
     pub rules: Option<Rc<Vec<Rule>>>,
     pub login_url: Option<ComplexValue>,
     /// `auth_jwt_rs_fallback`: `Some(None)` is an explicit `off`.
@@ -170,18 +184,23 @@ impl Merge for LocConf {
         let ttl = self.key_cache.unwrap_or(DEFAULT_KEY_CACHE);
         // Key sources set at this level replace the enclosing level's (SPEC §9). The http
         // level is never merged itself, so its sources may still be pending.
-        let inherited = prev.key_source.clone().or_else(|| prev.own_key_source(ttl));
-        self.key_source = match self.own_key_source(ttl) {
+        let inherited = prev
+            .key_sources
+            .clone()
+            .or_else(|| prev.own_key_sources(ttl));
+        self.key_sources = match self.own_key_sources(ttl) {
             Some(own) => Some(own),
             None => inherited.map(|p| {
-                if p.ttl == ttl {
+                if p.iter().all(|(_, s)| s.ttl == ttl) {
                     p
                 } else {
-                    Rc::new(KeySource::new(
-                        p.static_keys.clone(),
-                        p.remotes.clone(),
-                        ttl,
-                    ))
+                    Rc::new(p.map(|s| {
+                        Rc::new(KeySource::new(
+                            s.static_keys.clone(),
+                            s.remotes.clone(),
+                            ttl,
+                        ))
+                    }))
                 }
             }),
         };
@@ -199,6 +218,12 @@ impl Merge for LocConf {
         }
         if self.audiences.is_none() {
             self.audiences = prev.audiences.clone();
+        }
+        if self.max_lifetime.is_none() {
+            self.max_lifetime = prev.max_lifetime;
+        }
+        if self.types.is_none() {
+            self.types = prev.types.clone();
         }
         if self.rules.is_none() {
             self.rules = prev.rules.clone();
@@ -221,8 +246,8 @@ impl Merge for LocConf {
 
         let gate_on = matches!(self.enable, Some(Enable::On) | Some(Enable::Var(_)));
         let enabled = gate_on || self.verify;
-        let keys = match &self.key_source {
-            Some(k) if k.is_configured() => k.clone(),
+        let keys = match &self.key_sources {
+            Some(k) if k.iter().any(|(_, s)| s.is_configured()) => k.clone(),
             _ => {
                 if enabled {
                     self.merge_error = Some(self.at_enable(
@@ -236,11 +261,15 @@ impl Merge for LocConf {
             }
         };
         // With key requests, the keys are only known at run time.
+        let static_algs = keys
+            .iter()
+            .fold(AlgSet::EMPTY, |a, (_, s)| a.union(s.static_keys.algs()));
         let algs = match self.algorithms {
-            Some(a) => a.intersection(keys.static_keys.algs()),
-            None => keys.static_keys.algs(),
+            Some(a) => a.intersection(static_algs),
+            None => static_algs,
         };
-        if algs.is_empty() && enabled && keys.remotes.is_empty() {
+        let remotes = keys.iter().any(|(_, s)| !s.remotes.is_empty());
+        if algs.is_empty() && enabled && !remotes {
             self.merge_error = Some(self.at_enable(
                 "none of the algorithms in \"auth_jwt_rs_algorithms\" can be verified by the \
                  configured keys",
@@ -252,6 +281,8 @@ impl Merge for LocConf {
             require_exp: self.require_exp.unwrap_or(true),
             issuers: self.issuers.clone().unwrap_or_default(),
             audiences: self.audiences.clone().unwrap_or_default(),
+            max_lifetime: self.max_lifetime.flatten(),
+            types: self.types.clone().unwrap_or_default(),
         };
         self.gate = Some(Rc::new(Gate {
             keys,
@@ -268,14 +299,20 @@ impl LocConf {
         !matches!(self.cache, Some(None))
     }
 
-    /// The key source made of this level's own key directives, if it has any.
-    fn own_key_source(&self, ttl: u64) -> Option<Rc<KeySource>> {
-        if self.pending_keys.is_none() && self.pending_remotes.is_none() {
-            return None;
-        }
-        let statics = KeySet::new(self.pending_keys.clone().unwrap_or_default());
-        let remotes = self.pending_remotes.clone().unwrap_or_default();
-        Some(Rc::new(KeySource::new(Arc::new(statics), remotes, ttl)))
+    /// The key sources made of this level's own key directives, if it has any.
+    fn own_key_sources(&self, ttl: u64) -> Option<Rc<KeySources>> {
+        let pending = self.pending.as_ref()?;
+        Some(Rc::new(pending.map(|g| {
+            let statics = KeySet::new(g.keys.clone());
+            Rc::new(KeySource::new(Arc::new(statics), g.remotes.clone(), ttl))
+        })))
+    }
+
+    /// The issuer group of this level that a key directive with `binding` adds to.
+    fn pending_group(&mut self, binding: &Binding) -> Result<&mut PendingGroup, String> {
+        self.pending
+            .get_or_insert_with(Providers::default)
+            .group_mut(binding, PendingGroup::default)
     }
 
     /// `msg` for the directive that enabled the gate here, with its file and line.
@@ -479,7 +516,7 @@ pub extern "C" fn cmd_add_key_file(
     _cmd: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    add_key(cf, conf, |b| {
+    add_key(cf, conf, "auth_jwt_rs_key_file", |b| {
         keys::parse_key_file(b).map(|l| (l.keys, l.warnings))
     })
 }
@@ -489,16 +526,64 @@ pub extern "C" fn cmd_add_secret_file(
     _cmd: *mut ngx_command_t,
     conf: *mut c_void,
 ) -> *mut c_char {
-    add_key(cf, conf, |b| {
+    add_key(cf, conf, "auth_jwt_rs_secret_file", |b| {
         keys::secret_key(b).map(|k| (vec![k], Vec::new()))
     })
 }
 
 type KeyParser = fn(&[u8]) -> Result<(Vec<Key>, Vec<String>), keys::KeyError>;
 
-fn add_key(cf: *mut ngx_conf_t, conf: *mut c_void, parse: KeyParser) -> *mut c_char {
+/// The `issuer=` / `audience=` parameters after a key directive's first argument; logs the
+/// error and returns `None` when they are wrong.
+fn key_binding(cf: *mut ngx_conf_t, directive: &str) -> Option<Binding> {
+    let args = unsafe { conf_args(cf) };
+    let params: Vec<String> = args
+        .get(2..)
+        .unwrap_or_default()
+        .iter()
+        .map(arg_str)
+        .collect();
+    let refs: Vec<&str> = params.iter().map(String::as_str).collect();
+    match parse_binding(&refs) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "\"{directive}\": {e}");
+            None
+        }
+    }
+}
+
+/// The group of this level's key sources that `binding` names; logs the error and returns
+/// `None` when the binding conflicts with an earlier key directive of the level.
+fn group_for<'a>(
+    cf: *mut ngx_conf_t,
+    lc: &'a mut LocConf,
+    directive: &str,
+    binding: &Binding,
+) -> Option<&'a mut PendingGroup> {
+    match lc.pending_group(binding) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            ngx_conf_log_error!(NGX_LOG_EMERG, cf, "\"{directive}\": {e}");
+            None
+        }
+    }
+}
+
+fn add_key(
+    cf: *mut ngx_conf_t,
+    conf: *mut c_void,
+    directive: &str,
+    parse: KeyParser,
+) -> *mut c_char {
     let lc = unsafe { conf_mut::<LocConf>(conf) };
     let args = unsafe { conf_args(cf) };
+    let Some(binding) = key_binding(cf, directive) else {
+        return NGX_CONF_ERROR;
+    };
+    let Some(group) = group_for(cf, lc, directive, &binding) else {
+        return NGX_CONF_ERROR;
+    };
     let (path, data) = match unsafe { read_conf_file(cf, &args[1]) } {
         Ok(v) => v,
         Err(e) => {
@@ -511,7 +596,7 @@ fn add_key(cf: *mut ngx_conf_t, conf: *mut c_void, parse: KeyParser) -> *mut c_c
             for w in warnings {
                 ngx_conf_log_error!(NGX_LOG_WARN, cf, "auth_jwt_rs: key file \"{path}\": {w}");
             }
-            lc.pending_keys.get_or_insert_with(Vec::new).extend(keys);
+            group.keys.extend(keys);
             NGX_CONF_OK
         }
         Err(e) => {
@@ -612,6 +697,60 @@ pub extern "C" fn cmd_set_audience(
     }
     let args = unsafe { conf_args(cf) };
     lc.audiences = Some(args[1..].iter().map(arg_str).collect());
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_max_lifetime(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.max_lifetime.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    if bytes(&args[1]) == b"off" {
+        lc.max_lifetime = Some(None);
+        return NGX_CONF_OK;
+    }
+    match parse_secs(cf, "auth_jwt_rs_max_lifetime", 1) {
+        Some(secs) => lc.max_lifetime = Some(Some(secs)),
+        None => return NGX_CONF_ERROR,
+    }
+    NGX_CONF_OK
+}
+
+pub extern "C" fn cmd_set_type(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.types.is_some() {
+        return IS_DUPLICATE;
+    }
+    let args = unsafe { conf_args(cf) };
+    let values = &args[1..];
+    if values.len() == 1 && bytes(&values[0]) == b"off" {
+        lc.types = Some(Vec::new());
+        return NGX_CONF_OK;
+    }
+    let mut types = Vec::with_capacity(values.len());
+    for v in values {
+        let key = type_key(&arg_str(v));
+        if key.is_empty() || bytes(v) == b"off" {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "invalid value \"{}\" in \"auth_jwt_rs_type\"",
+                arg_str(v)
+            );
+            return NGX_CONF_ERROR;
+        }
+        types.push(key);
+    }
+    lc.types = Some(types);
     NGX_CONF_OK
 }
 
@@ -816,11 +955,17 @@ pub extern "C" fn cmd_add_key_request(
         );
         return NGX_CONF_ERROR;
     }
+    let Some(binding) = key_binding(cf, "auth_jwt_rs_key_request") else {
+        return NGX_CONF_ERROR;
+    };
     let Some(mc) = Module::main_conf_mut(unsafe { &*cf }) else {
         return NGX_CONF_ERROR;
     };
     let remote = mc.registry.remote(args[1]);
-    lc.pending_remotes.get_or_insert_with(Vec::new).push(remote);
+    let Some(group) = group_for(cf, lc, "auth_jwt_rs_key_request", &binding) else {
+        return NGX_CONF_ERROR;
+    };
+    group.remotes.push(remote);
     NGX_CONF_OK
 }
 

@@ -7,14 +7,14 @@ use std::rc::Rc;
 
 use auth_jwt_core::alg::AlgSet;
 use auth_jwt_core::cache::TokenCache;
-use auth_jwt_core::keys::KeySet;
-use auth_jwt_core::verify::{log_kid, token_kid, verify_signature, Failure, Verified};
+use auth_jwt_core::verify::{decode, log_kid, Failure, Verified};
 use ngx::ffi::{
     ngx_http_request_t, ngx_int_t, ngx_list_push, ngx_table_elt_t, ngx_uint_t, NGX_AGAIN,
     NGX_DECLINED, NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_MOVED_TEMPORARILY, NGX_LOG_ERR,
     NGX_LOG_INFO, NGX_OK,
 };
 use ngx::http::HttpModuleLocationConf;
+use std::sync::Arc;
 
 use crate::conf::{Enable, Gate, LocConf, Rule, DEFAULT_SOURCES};
 use crate::ctx::{self, JwtStatus};
@@ -163,83 +163,126 @@ fn verify_token(
         ctx.reason = Some(Reason::Missing.as_str());
         return Decision::Missing;
     };
-
     let waiter = can_wait.then_some(r);
-    let keys = match gate.keys.keys(waiter, now(), false) {
-        Keys::Ready(k) => k,
-        Keys::Wait => return Decision::Wait,
-        Keys::Unavailable => return no_keys(r, ctx),
-    };
-    let cache = lc.cache_enabled();
-    let mut result = verify_cached(token, &keys, gate.algs_for(&keys), cache);
-    if let Err(f) = &result {
-        // A kid we don't have may be a rotated key, possibly of another type (then the
-        // algorithm is not among the cached keys' yet): refetch once, rate-limited per URI.
-        let rotated = matches!(
-            f.reason,
-            Reason::UnknownKid | Reason::AlgNotAllowed | Reason::NoKey
-        ) && !gate.keys.remotes.is_empty()
-            && token_kid(token).is_some_and(|k| !keys.has_kid(&k));
-        if rotated && can_wait && !ctx.key_refetched {
-            ctx.key_refetched = true;
-            match gate.keys.keys(waiter, now(), true) {
-                Keys::Ready(k) if !std::sync::Arc::ptr_eq(&k, &keys) => {
-                    result = verify_cached(token, &k, gate.algs_for(&k), cache);
+    let now = now();
+    let cache_key = lc.cache_enabled().then(|| TokenCache::key(token));
+
+    // A token whose signature verified before, with the key set now in force for its issuer.
+    let mut cached = None;
+    if let Some(key) = &cache_key {
+        if let Some(hit) = cache::with(|c| c.get(key, now)) {
+            let claims = &hit.verified.claims;
+            if let Some((_, source)) = gate.keys.select(claims) {
+                match source.keys(waiter, now, false) {
+                    Keys::Ready(k) if hit.verified_with(k.id(), gate.algs_for(&k)) => {
+                        cached = Some(hit.verified);
+                    }
+                    Keys::Wait => return Decision::Wait,
+                    _ => {}
                 }
-                Keys::Wait => return Decision::Wait,
-                _ => {}
             }
         }
+        metrics::cache_lookup(cached.is_some());
     }
-    let verified = match result {
-        Ok(v) => v,
-        Err(f) => {
-            log_rejection(r, &f);
-            ctx.status = Some(JwtStatus::Invalid);
-            ctx.reason = Some(f.reason.as_str());
-            if !is_jwt_shaped(token) {
-                return Decision::NotJwt(f.reason);
+    let verified = match cached {
+        Some(v) => {
+            // Time claims, iss, aud, lifetime and type are checked on every request.
+            let admitted = gate
+                .keys
+                .admit(&gate.policy, &v.header, &v.claims, now)
+                .map(|_| ());
+            if let Err(reason) = admitted {
+                return reject(r, ctx, token, &failure_of(&v, reason));
             }
-            return Decision::Invalid(f.reason);
+            v
         }
+        None => match verify_uncached(r, gate, ctx, token, waiter, now) {
+            Ok((v, keyset, algs)) => {
+                let v = Rc::new(v);
+                if let Some(key) = cache_key {
+                    cache::with(|c| c.insert(key, v.clone(), keyset, algs));
+                }
+                v
+            }
+            Err(d) => return d,
+        },
     };
-    if let Err(reason) = gate.policy.check(&verified.claims, now()) {
-        log_rejection(
-            r,
-            &Failure {
-                reason,
-                alg: Some(verified.alg),
-                kid: verified.kid.clone(),
-            },
-        );
-        ctx.status = Some(JwtStatus::Invalid);
-        ctx.reason = Some(reason.as_str());
-        return Decision::Invalid(reason);
-    }
     ctx.status = Some(JwtStatus::Ok);
     ctx.verified = Some(verified);
     Decision::Allow
 }
 
-/// `verify_signature` behind the per-worker cache of verified tokens (SPEC §7).
-fn verify_cached(
+/// A token not in the cache: every check that needs no signature first (README "Order of the
+/// checks"), then the keys of its issuer's group and the signature. Only a token that passed
+/// all of them may make an unknown `kid` refetch that group's key requests. The verified token
+/// comes with the key set and allow-list that verified it, for the cache.
+fn verify_uncached(
+    r: *mut ngx_http_request_t,
+    gate: &Gate,
+    ctx: &mut ctx::Ctx,
     token: &[u8],
-    keys: &KeySet,
-    algs: AlgSet,
-    use_cache: bool,
-) -> Result<Rc<Verified>, Failure> {
-    if !use_cache {
-        return verify_signature(token, keys, algs).map(Rc::new);
+    waiter: Option<*mut ngx_http_request_t>,
+    now: u64,
+) -> Result<(Verified, u128, AlgSet), Decision> {
+    let t = decode(token, gate.algorithms.unwrap_or(AlgSet::ALL))
+        .map_err(|f| reject(r, ctx, token, &f))?;
+    let source = gate
+        .keys
+        .admit(&gate.policy, &t.header, &t.claims, now)
+        .map_err(|reason| reject(r, ctx, token, &t.failure(reason)))?;
+    let keys = match source.keys(waiter, now, false) {
+        Keys::Ready(k) => k,
+        Keys::Wait => return Err(Decision::Wait),
+        Keys::Unavailable => return Err(no_keys(r, ctx)),
+    };
+    let algs = gate.algs_for(&keys);
+    let Err(f) = t.check_signature(&keys, algs) else {
+        return Ok((t.into_verified(), keys.id(), algs));
+    };
+    // A kid we don't have may be a rotated key, possibly of another type (then the algorithm
+    // is not among the current keys' yet): refetch this issuer's key requests once,
+    // rate-limited per URI.
+    let rotated = matches!(
+        f.reason,
+        Reason::UnknownKid | Reason::AlgNotAllowed | Reason::NoKey
+    ) && !source.remotes.is_empty()
+        && t.kid.as_deref().is_some_and(|k| !keys.has_kid(k));
+    if rotated && waiter.is_some() && !ctx.key_refetched {
+        ctx.key_refetched = true;
+        match source.keys(waiter, now, true) {
+            Keys::Ready(k) if !Arc::ptr_eq(&k, &keys) => {
+                let algs = gate.algs_for(&k);
+                return match t.check_signature(&k, algs) {
+                    Ok(()) => Ok((t.into_verified(), k.id(), algs)),
+                    Err(f) => Err(reject(r, ctx, token, &f)),
+                };
+            }
+            Keys::Wait => return Err(Decision::Wait),
+            _ => {}
+        }
     }
-    let key = TokenCache::key(token, keys.id(), algs);
-    let hit = cache::with(|c| c.get(&key, now()));
-    metrics::cache_lookup(hit.is_some());
-    if let Some(v) = hit {
-        return Ok(v);
+    Err(reject(r, ctx, token, &f))
+}
+
+/// Records and logs a rejection of `token`.
+fn reject(r: *mut ngx_http_request_t, ctx: &mut ctx::Ctx, token: &[u8], f: &Failure) -> Decision {
+    log_rejection(r, f);
+    ctx.status = Some(JwtStatus::Invalid);
+    ctx.reason = Some(f.reason.as_str());
+    if is_jwt_shaped(token) {
+        Decision::Invalid(f.reason)
+    } else {
+        Decision::NotJwt(f.reason)
     }
-    let v = Rc::new(verify_signature(token, keys, algs)?);
-    cache::with(|c| c.insert(key, v.clone()));
-    Ok(v)
+}
+
+/// A rejection of a verified token (a cached one failing a check that needs no signature).
+fn failure_of(v: &Verified, reason: Reason) -> Failure {
+    Failure {
+        reason,
+        alg: Some(v.alg),
+        kid: v.kid.as_deref().map(log_kid),
+    }
 }
 
 fn no_keys(r: *mut ngx_http_request_t, ctx: &mut ctx::Ctx) -> Decision {

@@ -134,7 +134,7 @@ macro_rules! command {
     };
 }
 
-static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 24] = [
+static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 26] = [
     command!(
         "auth_jwt_rs",
         MSL | NGX_HTTP_LMT_CONF | NGX_CONF_TAKE1,
@@ -152,17 +152,17 @@ static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 24] = [
     ),
     command!(
         "auth_jwt_rs_key_file",
-        MSL | NGX_CONF_TAKE1,
+        MSL | NGX_CONF_1MORE,
         conf::cmd_add_key_file
     ),
     command!(
         "auth_jwt_rs_secret_file",
-        MSL | NGX_CONF_TAKE1,
+        MSL | NGX_CONF_1MORE,
         conf::cmd_add_secret_file
     ),
     command!(
         "auth_jwt_rs_key_request",
-        MSL | NGX_CONF_TAKE1,
+        MSL | NGX_CONF_1MORE,
         conf::cmd_add_key_request
     ),
     command!(
@@ -206,6 +206,12 @@ static mut NGX_HTTP_AUTH_JWT_RS_COMMANDS: [ngx_command_t; 24] = [
         MSL | NGX_CONF_1MORE,
         conf::cmd_set_audience
     ),
+    command!(
+        "auth_jwt_rs_max_lifetime",
+        MSL | NGX_CONF_TAKE1,
+        conf::cmd_set_max_lifetime
+    ),
+    command!("auth_jwt_rs_type", MSL | NGX_CONF_1MORE, conf::cmd_set_type),
     command!(
         "auth_jwt_rs_require",
         MSL | NGX_CONF_1MORE,

@@ -41,6 +41,8 @@ http {
         auth_jwt_rs_require_exp off;
         auth_jwt_rs_issuer https://a.example https://b.example;
         auth_jwt_rs_audience api other;
+        auth_jwt_rs_max_lifetime 1h;
+        auth_jwt_rs_type at+jwt application/JWT;
         location / {
             auth_jwt_rs $http_x_gate;
             limit_except GET { auth_jwt_rs on; }
@@ -50,6 +52,32 @@ http {
 }
 EOF2
 ok($ok, 'valid configuration passes nginx -t') or diag($out);
+
+# issuer-bound key sources (README "Several identity providers"): every form that is allowed
+($ok, $out) = $t->conftest(<<'EOF2');
+http {
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        auth_jwt_rs on;
+        auth_jwt_rs_max_lifetime off;
+        auth_jwt_rs_type off;
+        auth_jwt_rs_key_file %%KEYS%%/rsa.pub.pem issuer=https://a.example audience=api audience=web;
+        auth_jwt_rs_key_request /_jwks/a issuer=https://a.example audience=web audience=api;
+        auth_jwt_rs_secret_file %%KEYS%%/hs.secret issuer=https://b.example;
+        auth_jwt_rs_key_request /_jwks/b issuer=https://b.example;
+        auth_jwt_rs_key_file %%KEYS%%/ec256.pub.pem;
+        location /_jwks/ { internal; return 404; }
+        location / { return 204; }
+        # another level may bind the same issuer with other audiences: it replaces the sources
+        location /other/ {
+            auth_jwt_rs_key_file %%KEYS%%/rsa.pub.pem issuer=https://a.example audience=other;
+            auth_jwt_rs_max_lifetime 5m;
+            return 204;
+        }
+    }
+}
+EOF2
+ok($ok, 'issuer=/audience= on the three key directives, max_lifetime, type: nginx -t passes') or diag($out);
 
 my $conf = $t->conf_path;
 
@@ -111,6 +139,63 @@ fails('unknown algorithm', key_conf("auth_jwt_rs_key_file $keys/rsa.pub.pem; aut
 fails('algorithms none', key_conf("auth_jwt_rs_key_file $keys/rsa.pub.pem; auth_jwt_rs_algorithms none;"), qr/none/);
 fails('algorithms RS256 none', key_conf("auth_jwt_rs_key_file $keys/rsa.pub.pem; auth_jwt_rs_algorithms RS256 none;"), qr/none/);
 
+# issuer-bound key sources
+for my $d ("auth_jwt_rs_key_file $keys/rsa.pub.pem", "auth_jwt_rs_secret_file $keys/hs.secret",
+           'auth_jwt_rs_key_request /_jwks') {
+    my ($dn) = $d =~ /^(\S+)/;
+    fails("$dn: audience= without issuer=", key_conf("$d audience=api;"),
+        qr/"$dn": "audience=" needs "issuer="/);
+    fails("$dn: empty issuer=", key_conf("$d issuer= audience=api;"), qr/"$dn": empty "issuer="/);
+    fails("$dn: empty audience=", key_conf("$d issuer=https://a audience=;"), qr/"$dn": empty "audience="/);
+    fails("$dn: two issuer=", key_conf("$d issuer=https://a issuer=https://b;"), qr/"$dn": duplicate "issuer="/);
+    fails("$dn: unknown parameter", key_conf("$d issuer=https://a aud=api;"),
+        qr/"$dn": unknown parameter "aud=api"/);
+    fails("$dn: a second file or URI", key_conf("$d $keys/rsa2.pub.pem;"),
+        qr/"$dn": unknown parameter "\Q$keys\E\/rsa2.pub.pem"/);
+}
+fails('same issuer, different audiences, two sources of one location', <<"EOF2",
+http {
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        location / {
+            auth_jwt_rs on;
+            auth_jwt_rs_key_request /_jwks/a issuer=https://a.example audience=api;
+            auth_jwt_rs_key_file $keys/rsa.pub.pem issuer=https://a.example audience=web; # HERE
+            return 204;
+        }
+    }
+}
+EOF2
+    qr{"auth_jwt_rs_key_file": issuer "https://a.example" is bound with different audiences});
+fails('same issuer, audiences on one source only', <<"EOF2",
+http {
+    server {
+        listen 127.0.0.1:%%PORT_1%%;
+        location / {
+            auth_jwt_rs on;
+            auth_jwt_rs_secret_file $keys/hs.secret issuer=https://a.example;
+            auth_jwt_rs_key_request /_jwks/a issuer=https://a.example audience=api; # HERE
+            return 204;
+        }
+    }
+}
+EOF2
+    qr{"auth_jwt_rs_key_request": issuer "https://a.example" is bound with different audiences});
+
+# auth_jwt_rs_max_lifetime and auth_jwt_rs_type
+for my $v ('abc', '0', '0s', '-5m', '10q') {
+    fails("bad max_lifetime '$v'", key_conf("auth_jwt_rs_key_file $keys/rsa.pub.pem; auth_jwt_rs_max_lifetime $v;"),
+        qr/invalid value "\Q$v\E" in "auth_jwt_rs_max_lifetime"/);
+}
+fails('max_lifetime twice', key_conf("auth_jwt_rs_key_file $keys/rsa.pub.pem; auth_jwt_rs_max_lifetime 1h; auth_jwt_rs_max_lifetime 2h;"),
+    qr/"auth_jwt_rs_max_lifetime" directive is duplicate/);
+for my $v ('off at+jwt', 'at+jwt off', 'application/', '""') {
+    fails("bad type '$v'", key_conf("auth_jwt_rs_key_file $keys/rsa.pub.pem; auth_jwt_rs_type $v;"),
+        qr/invalid value "[^"]*" in "auth_jwt_rs_type"/);
+}
+fails('type twice', key_conf("auth_jwt_rs_key_file $keys/rsa.pub.pem; auth_jwt_rs_type jwt; auth_jwt_rs_type at+jwt;"),
+    qr/"auth_jwt_rs_type" directive is duplicate/);
+
 fails('duplicate realm', <<'EOF2', qr/"auth_jwt_rs_realm" directive is duplicate/);
 http {
     server {
@@ -123,7 +208,8 @@ http {
 EOF2
 
 for my $d ('auth_jwt_rs;', 'auth_jwt_rs on off;', 'auth_jwt_rs_realm;', 'auth_jwt_rs_realm a b;',
-           'auth_jwt_rs_key_file;', 'auth_jwt_rs_key_file a b;', 'auth_jwt_rs_secret_file;',
+           'auth_jwt_rs_key_file;', 'auth_jwt_rs_secret_file;', 'auth_jwt_rs_key_request;',
+           'auth_jwt_rs_max_lifetime;', 'auth_jwt_rs_max_lifetime 1h 2h;', 'auth_jwt_rs_type;',
            'auth_jwt_rs_leeway;', 'auth_jwt_rs_require_exp;', 'auth_jwt_rs_token;', 'auth_jwt_rs_algorithms;',
            'auth_jwt_rs_issuer;', 'auth_jwt_rs_audience;') {
     my ($name) = $d =~ /^(\S+?);?(?:\s|$)/;

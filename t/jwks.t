@@ -649,7 +649,7 @@ for my $case (
     ['auth_jwt_rs_key_request https://idp.example/certs;', qr/auth_jwt_rs_key_request/, 'absolute URL'],
     ['auth_jwt_rs_key_request jwks;',                      qr/auth_jwt_rs_key_request/, 'relative URI'],
     ['auth_jwt_rs_key_request;',                            qr/invalid number of arguments/, 'no argument'],
-    ['auth_jwt_rs_key_request /a /b;',                      qr/invalid number of arguments/, 'two arguments'],
+    ['auth_jwt_rs_key_request /a /b;',                      qr/"auth_jwt_rs_key_request": unknown parameter "\/b"/, 'two URIs'],
     ['auth_jwt_rs_key_cache 0;',                            qr/auth_jwt_rs_key_cache/, 'key_cache 0'],
     ['auth_jwt_rs_key_cache 0s;',                           qr/auth_jwt_rs_key_cache/, 'key_cache 0s'],
     ['auth_jwt_rs_key_cache soon;',                         qr/auth_jwt_rs_key_cache/, 'key_cache garbage'],

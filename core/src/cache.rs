@@ -1,11 +1,14 @@
-//! Cache of tokens whose signature verified (SPEC §7, §9).
+//! Cache of tokens whose signature verified (README `auth_jwt_rs_cache`).
 //!
-//! An entry stands for "this token verified with this key set and this algorithm allow-list":
-//! its key is SHA-256 over the key set's identity, the allow-list and the token bytes, so a
-//! verdict can never be reused under other keys or algorithms, and two tokens cannot share an
-//! entry. Time claims and every rule are still checked on each request; entries also drop out
-//! once the token's `exp` has passed, and the least recently used one goes when the cache is
-//! full.
+//! An entry stands for "this token verified with this key set under this algorithm
+//! allow-list". It is found by a SHA-256 of the token bytes (two tokens never share an entry)
+//! and holds the identity of the key set and the allow-list that verified it; a lookup
+//! ([`Hit::verified_with`]) only counts when both equal the ones in force for the token now,
+//! so a verdict is never reused under other keys or algorithms, and with issuer-bound key
+//! sources never for another issuer's key set. That is a cache keyed by token, key set and
+//! allow-list, with one entry per token. Time claims and every rule are still checked on each
+//! request; entries also drop out once the token's `exp` has passed, and the least recently
+//! used one goes when the cache is full.
 
 use std::num::NonZeroUsize;
 use std::rc::Rc;
@@ -24,8 +27,27 @@ pub type CacheKey = [u8; 32];
 
 struct Entry {
     verified: Rc<Verified>,
+    keyset: u128,
+    algs: AlgSet,
     /// `exp` of the token (seconds), when it is a number.
     expires: Option<f64>,
+}
+
+/// A cached verdict, to be used only if [`Hit::verified_with`] the keys in force.
+pub struct Hit {
+    pub verified: Rc<Verified>,
+    keyset: u128,
+    algs: AlgSet,
+}
+
+impl Hit {
+    /// Whether this verdict was reached with the key set `keyset` (its [`KeySet::id`]) under
+    /// the allow-list `algs`.
+    ///
+    /// [`KeySet::id`]: crate::keys::KeySet::id
+    pub fn verified_with(&self, keyset: u128, algs: AlgSet) -> bool {
+        self.keyset == keyset && self.algs == algs
+    }
 }
 
 pub struct TokenCache {
@@ -44,19 +66,16 @@ impl TokenCache {
         }
     }
 
-    /// The cache key of `token` verified with key set `keyset_id` under `algs`.
-    pub fn key(token: &[u8], keyset_id: u64, algs: AlgSet) -> CacheKey {
-        let mut ctx = digest::Context::new(&digest::SHA256);
-        ctx.update(&keyset_id.to_le_bytes());
-        ctx.update(&algs.bits().to_le_bytes());
-        ctx.update(token);
+    /// The cache key of `token`: a SHA-256 of its bytes.
+    pub fn key(token: &[u8]) -> CacheKey {
         let mut out = [0u8; 32];
-        out.copy_from_slice(ctx.finish().as_ref());
+        out.copy_from_slice(digest::digest(&digest::SHA256, token).as_ref());
         out
     }
 
-    /// The verified token for `key`, unless absent or expired at `now`.
-    pub fn get(&mut self, key: &CacheKey, now: u64) -> Option<Rc<Verified>> {
+    /// The cached verdict for `key`, unless absent or expired at `now`. The caller must check
+    /// [`Hit::verified_with`] before using it.
+    pub fn get(&mut self, key: &CacheKey, now: u64) -> Option<Hit> {
         let expired = match self.lru.get(key) {
             None => {
                 self.misses += 1;
@@ -70,12 +89,26 @@ impl TokenCache {
             return None;
         }
         self.hits += 1;
-        self.lru.get(key).map(|e| e.verified.clone())
+        self.lru.get(key).map(|e| Hit {
+            verified: e.verified.clone(),
+            keyset: e.keyset,
+            algs: e.algs,
+        })
     }
 
-    pub fn insert(&mut self, key: CacheKey, verified: Rc<Verified>) {
+    /// Records that the token of `key` verified with the key set `keyset` under `algs`
+    /// (replacing any verdict of it under other keys).
+    pub fn insert(&mut self, key: CacheKey, verified: Rc<Verified>, keyset: u128, algs: AlgSet) {
         let expires = verified.claims.get("exp").and_then(Value::as_f64);
-        self.lru.put(key, Entry { verified, expires });
+        self.lru.put(
+            key,
+            Entry {
+                verified,
+                keyset,
+                algs,
+                expires,
+            },
+        );
     }
 
     pub fn len(&self) -> usize {
@@ -111,23 +144,33 @@ mod tests {
     }
 
     #[test]
-    fn key_binds_token_keys_and_algorithms() {
-        let k = TokenCache::key(b"a.b.c", 1, AlgSet::HMAC);
-        assert_eq!(k, TokenCache::key(b"a.b.c", 1, AlgSet::HMAC));
-        assert_ne!(k, TokenCache::key(b"a.b.d", 1, AlgSet::HMAC));
-        assert_ne!(k, TokenCache::key(b"a.b.c", 2, AlgSet::HMAC));
-        assert_ne!(
-            k,
-            TokenCache::key(b"a.b.c", 1, AlgSet::only(Algorithm::HS256))
+    fn verdict_binds_token_keys_and_algorithms() {
+        let k = TokenCache::key(b"a.b.c");
+        assert_eq!(k, TokenCache::key(b"a.b.c"));
+        assert_ne!(k, TokenCache::key(b"a.b.d"));
+        let mut c = TokenCache::new(4);
+        c.insert(k, verified(None), 1, AlgSet::HMAC);
+        let hit = c.get(&k, 0).unwrap();
+        assert!(hit.verified_with(1, AlgSet::HMAC));
+        assert!(!hit.verified_with(2, AlgSet::HMAC), "another key set");
+        assert!(
+            !hit.verified_with(1, AlgSet::only(Algorithm::HS256)),
+            "another allow-list"
         );
+        // verified again under other keys: the entry now stands for those
+        c.insert(k, verified(None), 2, AlgSet::HMAC);
+        let hit = c.get(&k, 0).unwrap();
+        assert!(hit.verified_with(2, AlgSet::HMAC));
+        assert!(!hit.verified_with(1, AlgSet::HMAC));
+        assert_eq!(c.len(), 1);
     }
 
     #[test]
     fn hit_miss_and_expiry() {
         let mut c = TokenCache::new(4);
-        let k = TokenCache::key(b"t", 1, AlgSet::ALL);
+        let k = TokenCache::key(b"t");
         assert!(c.get(&k, 100).is_none());
-        c.insert(k, verified(Some(200)));
+        c.insert(k, verified(Some(200)), 1, AlgSet::ALL);
         assert!(c.get(&k, 199).is_some());
         // exp == now: gone (the token is expired by then anyway).
         assert!(c.get(&k, 200).is_none());
@@ -138,13 +181,11 @@ mod tests {
     #[test]
     fn no_exp_lives_until_evicted_and_lru_bounds_memory() {
         let mut c = TokenCache::new(2);
-        let keys: Vec<_> = (0..3u64)
-            .map(|i| TokenCache::key(b"t", i, AlgSet::ALL))
-            .collect();
-        c.insert(keys[0], verified(None));
-        c.insert(keys[1], verified(None));
+        let keys: Vec<_> = (0..3u8).map(|i| TokenCache::key(&[i])).collect();
+        c.insert(keys[0], verified(None), 1, AlgSet::ALL);
+        c.insert(keys[1], verified(None), 1, AlgSet::ALL);
         assert!(c.get(&keys[0], u64::MAX).is_some());
-        c.insert(keys[2], verified(None));
+        c.insert(keys[2], verified(None), 1, AlgSet::ALL);
         assert_eq!(c.len(), 2);
         // keys[1] was least recently used.
         assert!(c.get(&keys[1], 0).is_none());

@@ -7,14 +7,13 @@
 
 use crate::alg::{alg_name, parse_alg_name, AlgSet};
 use crate::sanitize;
-use aws_lc_rs::{hmac, signature};
+use aws_lc_rs::{digest, hmac, signature};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use der::{Decode, Encode};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 use spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// Shortest HMAC secret accepted, in bytes.
@@ -61,7 +60,7 @@ pub struct Key {
     pub algs: AlgSet,
     pub kind: KeyKind,
     verifiers: Arc<[(Algorithm, Verifier)]>,
-    fingerprint: u64,
+    fingerprint: u128,
 }
 
 impl std::fmt::Debug for Key {
@@ -89,28 +88,51 @@ enum Material {
 
 impl Key {
     fn new(kind: KeyKind, algs: AlgSet, kid: Option<String>, material: Material) -> Key {
-        let mut h = std::hash::DefaultHasher::new();
-        kind.hash(&mut h);
-        algs.hash(&mut h);
-        kid.hash(&mut h);
+        // A collision-resistant fingerprint: the verified-token cache trusts a verdict only
+        // under the key set that produced it, and one identity provider's keys must never
+        // pass for another's (README "Several identity providers").
+        let mut h = digest::Context::new(&digest::SHA256);
+        let field = |h: &mut digest::Context, tag: u8, bytes: &[u8]| {
+            h.update(&[tag]);
+            h.update(&(bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        let kind_bytes = match kind {
+            KeyKind::Rsa { bits } => [0u8]
+                .into_iter()
+                .chain((bits as u64).to_le_bytes())
+                .collect(),
+            KeyKind::EcP256 => vec![1u8],
+            KeyKind::EcP384 => vec![2u8],
+            KeyKind::Ed25519 => vec![3u8],
+            KeyKind::Hmac => vec![4u8],
+        };
+        field(&mut h, b'k', &kind_bytes);
+        field(&mut h, b'a', &algs.bits().to_le_bytes());
+        match &kid {
+            Some(k) => field(&mut h, b'i', k.as_bytes()),
+            None => field(&mut h, b'-', &[]),
+        }
         let public_bytes = match &material {
             Material::Rsa { n, e } => {
-                (n, e).hash(&mut h);
+                field(&mut h, b'n', n);
+                field(&mut h, b'e', e);
                 rsa_public_key_der(n, e)
             }
             Material::Ec(point) => {
-                point.hash(&mut h);
+                field(&mut h, b'p', point);
                 Some(point.clone())
             }
             Material::Ed25519(x) => {
-                x.hash(&mut h);
+                field(&mut h, b'x', x);
                 Some(x.clone())
             }
             Material::Secret(s) => {
-                s.hash(&mut h);
+                field(&mut h, b's', s);
                 None
             }
         };
+        let fingerprint = fingerprint_of(h);
         let mut verifiers = Vec::new();
         for alg in algs.intersection(kind.algs()).iter() {
             let v = match (&material, verification_alg(alg), &public_bytes) {
@@ -132,7 +154,7 @@ impl Key {
             algs,
             kind,
             verifiers: verifiers.into(),
-            fingerprint: h.finish(),
+            fingerprint,
         }
     }
 
@@ -149,8 +171,8 @@ impl Key {
         }
     }
 
-    /// A process-local fingerprint of the key (kind, algorithms, kid and key bytes).
-    pub fn fingerprint(&self) -> u64 {
+    /// A fingerprint of the key (kind, algorithms, kid and key bytes): 128 bits of SHA-256.
+    pub fn fingerprint(&self) -> u128 {
         self.fingerprint
     }
 }
@@ -686,22 +708,22 @@ fn spki_to_key(der: &[u8]) -> Result<Key, String> {
 pub struct KeySet {
     keys: Vec<Key>,
     algs: AlgSet,
-    id: u64,
+    id: u128,
 }
 
 impl KeySet {
     pub fn new(keys: Vec<Key>) -> KeySet {
-        let mut h = std::hash::DefaultHasher::new();
+        let mut h = digest::Context::new(&digest::SHA256);
         let mut algs = AlgSet::EMPTY;
+        h.update(&(keys.len() as u64).to_le_bytes());
         for key in &keys {
-            key.fingerprint.hash(&mut h);
+            h.update(&key.fingerprint.to_le_bytes());
             algs = algs.union(key.algs);
         }
-        keys.len().hash(&mut h);
         KeySet {
             keys,
             algs,
-            id: h.finish(),
+            id: fingerprint_of(h),
         }
     }
 
@@ -722,9 +744,10 @@ impl KeySet {
         self.keys.len()
     }
 
-    /// Identity of the set's content (kids, algorithms, key bytes), stable within a process;
-    /// for cache keys.
-    pub fn id(&self) -> u64 {
+    /// Identity of the set's content (kids, algorithms, key bytes, in order): 128 bits of
+    /// SHA-256 over the keys' fingerprints, so two different sets never share one; for the
+    /// verified-token cache.
+    pub fn id(&self) -> u128 {
         self.id
     }
 
@@ -751,6 +774,16 @@ impl KeySet {
                 }
         })
     }
+}
+
+/// The first 128 bits of a SHA-256.
+fn fingerprint_of(h: digest::Context) -> u128 {
+    let d = h.finish();
+    let mut b = [0u8; 16];
+    for (dst, src) in b.iter_mut().zip(d.as_ref()) {
+        *dst = *src;
+    }
+    u128::from_le_bytes(b)
 }
 
 /// PKCS#1 `RSAPublicKey` DER for a modulus and exponent (what aws-lc parses for RSA).

@@ -7,6 +7,7 @@ pub mod claims;
 pub mod credentials;
 pub mod keys;
 pub mod path;
+pub mod providers;
 pub mod reason;
 pub mod render;
 pub mod rules;
@@ -15,11 +16,12 @@ pub mod url;
 pub mod verify;
 
 pub use alg::{alg_name, parse_alg_name, AlgSet};
-pub use claims::Policy;
+pub use claims::{type_key, Policy};
 pub use credentials::{bearer_credentials, cookie_value};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{parse_jwks, parse_key_file, secret_key, Key, KeyError, KeyKind, KeySet, Loaded};
 pub use path::ClaimPath;
+pub use providers::{parse_binding, Binding, Provider, Providers};
 pub use reason::Reason;
 pub use render::{expose, render, Exposed};
 pub use rules::{parse_rule, ClaimRule, Op};
@@ -27,7 +29,9 @@ pub use token::{
     is_jwt_shaped, Limit, MAX_CLAIMS, MAX_HEADER_MEMBERS, MAX_JSON_DEPTH, MAX_TOKEN_LEN,
 };
 pub use url::percent_encode_unreserved;
-pub use verify::{now_secs, verify_jws, verify_signature, Failure, Verified, VerifiedJws};
+pub use verify::{
+    decode, now_secs, verify_jws, verify_signature, Failure, Unverified, Verified, VerifiedJws,
+};
 
 /// `s` cut to `max` characters, anything but printable ASCII (and `"`/`\`) replaced by `?`, so
 /// that untrusted text can be quoted in a log line or an error message.

@@ -18,13 +18,15 @@ pub enum Reason {
     BadTimeClaim,
     Issuer,
     Audience,
+    Lifetime,
+    Type,
     Rule,
     Internal,
 }
 
 impl Reason {
     /// Every reason, e.g. to pre-create metric series.
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 19] = [
         Reason::Missing,
         Reason::Malformed,
         Reason::TooLarge,
@@ -40,6 +42,8 @@ impl Reason {
         Reason::BadTimeClaim,
         Reason::Issuer,
         Reason::Audience,
+        Reason::Lifetime,
+        Reason::Type,
         Reason::Rule,
         Reason::Internal,
     ];
@@ -62,6 +66,8 @@ impl Reason {
             Reason::BadTimeClaim => "bad_time_claim",
             Reason::Issuer => "issuer",
             Reason::Audience => "audience",
+            Reason::Lifetime => "lifetime",
+            Reason::Type => "type",
             Reason::Rule => "rule",
             Reason::Internal => "internal",
         }
@@ -86,6 +92,8 @@ impl Reason {
             Reason::BadTimeClaim => "invalid time claim",
             Reason::Issuer => "issuer not accepted",
             Reason::Audience => "audience not accepted",
+            Reason::Lifetime => "token lifetime too long",
+            Reason::Type => "token type not accepted",
             Reason::Rule => "insufficient claims",
             Reason::Internal => "internal error",
         }
@@ -120,5 +128,8 @@ mod tests {
         assert_eq!(Reason::IssuedInFuture.as_str(), "iat_future");
         assert_eq!(Reason::Expired.description(), "token expired");
         assert_eq!(Reason::BadSignature.to_string(), "bad_signature");
+        assert_eq!(Reason::Lifetime.as_str(), "lifetime");
+        assert_eq!(Reason::Type.as_str(), "type");
+        assert_eq!(Reason::ALL.len(), 19);
     }
 }

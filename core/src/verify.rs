@@ -1,5 +1,7 @@
-//! Signature verification, in two stages so that a cache of verified tokens can sit between
-//! [`verify_signature`] and the claim checks.
+//! Decoding a token and verifying its signature, as two steps: [`decode`] does every check of
+//! the token's shape without any signature work, so that the checks that need no signature
+//! ([`crate::Policy`]) can refuse a token first; [`Unverified::check_signature`] then does the
+//! key selection and the signature.
 
 use crate::alg::{parse_alg_name, AlgSet};
 use crate::keys::KeySet;
@@ -56,82 +58,77 @@ pub struct VerifiedJws {
     pub payload: Vec<u8>,
 }
 
-/// Verifies a compact JWT: size, syntax, header, algorithm, key selection, the structural
-/// caps of the claims set ([`crate::token`] "Limits": nesting depth, claim count), signature,
-/// and only then parses the claims set (a JSON object). Every cap is checked before the
-/// signature and before serde sees the bytes; a token over one is `too_large`. `jwk`, `jku`,
-/// `x5u` and `x5c` headers are never used.
-pub fn verify_signature(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<Verified, Failure> {
-    let jws = verify_parts(token, keys, allowed, true)?;
-    // The caps were checked before the signature: a bounded scan, not a parse.
-    let claims = match serde_json::from_slice::<Value>(&jws.payload) {
-        Ok(Value::Object(map)) => map,
-        _ => {
-            return Err(Failure {
-                reason: Reason::Malformed,
-                alg: Some(jws.alg),
-                kid: jws.kid.as_deref().map(log_kid),
-            })
-        }
+/// A compact JWT decoded, its signature not yet checked: everything a check that needs no
+/// signature looks at (README "Order of the checks"). Nothing in it may be trusted before
+/// [`Unverified::check_signature`] succeeded.
+#[derive(Clone, Debug)]
+pub struct Unverified<'t> {
+    pub alg: Algorithm,
+    pub kid: Option<String>,
+    pub header: Map<String, Value>,
+    pub claims: Map<String, Value>,
+    signing_input: &'t [u8],
+    signature: Vec<u8>,
+}
+
+/// The part of a token every caller decodes the same way: size, syntax, header, `alg` (within
+/// `allowed`), `crit`, `kid`.
+struct Head<'t> {
+    parts: token::Parts<'t>,
+    header: Map<String, Value>,
+    alg: Algorithm,
+    kid: Option<String>,
+    signature: Vec<u8>,
+}
+
+/// Decodes `token` and runs the checks of its shape, in order: length (`too_large`); three
+/// base64url segments, a header that is a JSON object within the caps ([`crate::token`]
+/// "Limits"), a decodable signature (`malformed`, `too_large`); `alg` present, known and in
+/// `allowed` (`alg_not_allowed`); no `crit` (`crit`); `kid`, if any, a string (`malformed`);
+/// the claims set, a JSON object within the caps (`too_large`, `malformed`). No signature
+/// work. `jwk`, `jku`, `x5u` and `x5c` headers are never used.
+pub fn decode(token: &[u8], allowed: AlgSet) -> Result<Unverified<'_>, Failure> {
+    let head = decode_head(token, allowed, true)?;
+    let fail = |reason| Failure {
+        reason,
+        alg: Some(head.alg),
+        kid: head.kid.as_deref().map(log_kid),
     };
-    Ok(Verified {
-        alg: jws.alg,
-        kid: jws.kid,
-        header: jws.header,
+    let payload =
+        token::b64url_decode(head.parts.payload).ok_or_else(|| fail(Reason::Malformed))?;
+    let claims = token::parse_json_object(&payload, MAX_CLAIMS).map_err(fail)?;
+    Ok(Unverified {
+        alg: head.alg,
+        kid: head.kid,
+        header: head.header,
         claims,
+        signing_input: head.parts.signing_input,
+        signature: head.signature,
     })
 }
 
-/// The `kid` header of a token, if it has a decodable header (within the caps) with a string
-/// `kid` (used to tell whether a rejected token names a key the gate does not have yet).
-pub fn token_kid(token: &[u8]) -> Option<String> {
-    if token.len() > MAX_TOKEN_LEN {
-        return None;
-    }
-    let parts = token::split(token)?;
-    match token::decode_header(parts.header).ok()?.get("kid") {
-        Some(Value::String(k)) => Some(k.clone()),
-        _ => None,
-    }
-}
-
-/// The JWS part of [`verify_signature`]: everything but parsing the payload as JSON. An empty
-/// or non-JSON payload is allowed here (plain JWS, e.g. test vectors), and the claim caps do
-/// not apply to it; the token length and header caps do.
-pub fn verify_jws(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<VerifiedJws, Failure> {
-    verify_parts(token, keys, allowed, false)
-}
-
-/// Shared by [`verify_signature`] (`claims_set`: the payload must be a non-empty claims set
-/// within the caps) and [`verify_jws`].
-fn verify_parts(
-    token: &[u8],
-    keys: &KeySet,
-    allowed: AlgSet,
-    claims_set: bool,
-) -> Result<VerifiedJws, Failure> {
+fn decode_head(token: &[u8], allowed: AlgSet, claims_set: bool) -> Result<Head<'_>, Failure> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(Failure::new(Reason::TooLarge));
     }
     let parts = token::split(token).ok_or(Failure::new(Reason::Malformed))?;
-    // A JWT needs a claims set: refuse an empty payload before any crypto.
+    // A JWT needs a claims set: refuse an empty payload before anything else.
     if parts.header.is_empty() || (claims_set && parts.payload.is_empty()) {
         return Err(Failure::new(Reason::Malformed));
     }
     let header = token::decode_header(parts.header).map_err(Failure::new)?;
     let signature = token::b64url_decode(parts.signature).ok_or(Failure::new(Reason::Malformed))?;
-
-    let alg = match header.get("alg") {
-        Some(Value::String(name)) => parse_alg_name(name).ok(),
-        _ => None,
-    };
     // For the log line of a rejection: the token's kid as sent (sanitized).
     let logged_kid = match header.get("kid") {
         Some(Value::String(k)) => Some(log_kid(k)),
         _ => None,
     };
+    let alg = match header.get("alg") {
+        Some(Value::String(name)) => parse_alg_name(name).ok(),
+        _ => None,
+    };
     let alg = match alg {
-        Some(alg) if allowed.intersection(keys.algs()).contains(alg) => alg,
+        Some(alg) if allowed.contains(alg) => alg,
         _ => {
             return Err(Failure {
                 reason: Reason::AlgNotAllowed,
@@ -139,11 +136,6 @@ fn verify_parts(
                 kid: logged_kid,
             });
         }
-    };
-    let fail = |reason, kid: Option<&str>| Failure {
-        reason,
-        alg: Some(alg),
-        kid: kid.map(log_kid),
     };
     if header.contains_key("crit") {
         return Err(Failure {
@@ -155,43 +147,133 @@ fn verify_parts(
     let kid = match header.get("kid") {
         None => None,
         Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => return Err(fail(Reason::Malformed, None)),
+        Some(_) => {
+            return Err(Failure {
+                reason: Reason::Malformed,
+                alg: Some(alg),
+                kid: None,
+            })
+        }
     };
-    let kid_ref = kid.as_deref();
+    Ok(Head {
+        parts,
+        header,
+        alg,
+        kid,
+        signature,
+    })
+}
 
-    {
-        let mut candidates = keys.candidates(alg, kid_ref).peekable();
-        if candidates.peek().is_none() {
-            let reason = match kid_ref {
-                Some(k) if !keys.has_kid(k) => Reason::UnknownKid,
-                _ => Reason::NoKey,
-            };
-            return Err(fail(reason, kid_ref));
-        }
-        // The payload is decoded (strict base64url) and, for a claims set, scanned for the
-        // caps here, before the signature: both are linear and cheap, the signature is not. A
-        // payload that does not decode is reported after the signature check, as before.
-        let payload = token::b64url_decode(parts.payload);
-        if claims_set
-            && payload
-                .as_deref()
-                .is_some_and(|p| token::check_json_limits(p, MAX_CLAIMS).is_err())
-        {
-            return Err(fail(Reason::TooLarge, kid_ref));
-        }
-        if signature.is_empty()
-            || !candidates.any(|key| key.verify(alg, parts.signing_input, &signature))
-        {
-            return Err(fail(Reason::BadSignature, kid_ref));
-        }
-        let payload = payload.ok_or(fail(Reason::Malformed, kid_ref))?;
-        Ok(VerifiedJws {
-            alg,
-            kid: kid_ref.map(str::to_string),
-            header,
-            payload,
-        })
+impl Unverified<'_> {
+    /// The signature, with `keys` under `allowed`, in order: a key of the token's algorithm
+    /// type (`alg_not_allowed`); the key selection of the `kid` (`unknown_kid`, `no_key`);
+    /// the signature itself (`bad_signature`).
+    pub fn check_signature(&self, keys: &KeySet, allowed: AlgSet) -> Result<(), Failure> {
+        check_signature(
+            self.alg,
+            self.kid.as_deref(),
+            self.signing_input,
+            &self.signature,
+            keys,
+            allowed,
+        )
     }
+
+    /// The token as verified. Only after [`Unverified::check_signature`] succeeded.
+    pub fn into_verified(self) -> Verified {
+        Verified {
+            alg: self.alg,
+            kid: self.kid,
+            header: self.header,
+            claims: self.claims,
+        }
+    }
+
+    /// A rejection of this token for `reason`, with its `alg` and `kid` for the log line.
+    pub fn failure(&self, reason: Reason) -> Failure {
+        Failure {
+            reason,
+            alg: Some(self.alg),
+            kid: self.kid.as_deref().map(log_kid),
+        }
+    }
+}
+
+fn check_signature(
+    alg: Algorithm,
+    kid: Option<&str>,
+    signing_input: &[u8],
+    signature: &[u8],
+    keys: &KeySet,
+    allowed: AlgSet,
+) -> Result<(), Failure> {
+    let fail = |reason| Failure {
+        reason,
+        alg: Some(alg),
+        kid: kid.map(log_kid),
+    };
+    if !allowed.intersection(keys.algs()).contains(alg) {
+        return Err(fail(Reason::AlgNotAllowed));
+    }
+    let mut candidates = keys.candidates(alg, kid).peekable();
+    if candidates.peek().is_none() {
+        return Err(fail(match kid {
+            Some(k) if !keys.has_kid(k) => Reason::UnknownKid,
+            _ => Reason::NoKey,
+        }));
+    }
+    if signature.is_empty() || !candidates.any(|key| key.verify(alg, signing_input, signature)) {
+        return Err(fail(Reason::BadSignature));
+    }
+    Ok(())
+}
+
+/// Verifies a compact JWT's signature with `keys` under `allowed`: [`decode`], then
+/// [`Unverified::check_signature`]. No claim is checked here (see [`crate::Policy`]).
+pub fn verify_signature(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<Verified, Failure> {
+    let t = decode(token, allowed)?;
+    t.check_signature(keys, allowed)?;
+    Ok(t.into_verified())
+}
+
+/// The `kid` header of a token, if it has a decodable header (within the caps) with a string
+/// `kid`.
+pub fn token_kid(token: &[u8]) -> Option<String> {
+    if token.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    let parts = token::split(token)?;
+    match token::decode_header(parts.header).ok()?.get("kid") {
+        Some(Value::String(k)) => Some(k.clone()),
+        _ => None,
+    }
+}
+
+/// A plain JWS (the payload need not be JSON, e.g. test vectors): the checks of [`decode`] but
+/// the claims set, then the signature. An empty payload is allowed here.
+pub fn verify_jws(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<VerifiedJws, Failure> {
+    let head = decode_head(token, allowed, false)?;
+    let fail = |reason| Failure {
+        reason,
+        alg: Some(head.alg),
+        kid: head.kid.as_deref().map(log_kid),
+    };
+    let payload =
+        token::b64url_decode(head.parts.payload).ok_or_else(|| fail(Reason::Malformed))?;
+    check_signature(
+        head.alg,
+        head.kid.as_deref(),
+        head.parts.signing_input,
+        &head.signature,
+        keys,
+        allowed,
+    )?;
+    Ok(VerifiedJws {
+        alg: head.alg,
+        kid: head.kid,
+        header: head.header,
+        payload,
+    })
 }
 
 /// `kid` made safe for a log line: at most 64 characters, printable ASCII, others as `?`.

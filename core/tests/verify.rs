@@ -3,7 +3,8 @@
 mod common;
 
 use auth_jwt_core::{
-    secret_key, verify_signature, AlgSet, Algorithm, KeySet, Policy, Reason, MAX_TOKEN_LEN,
+    secret_key, verify_signature, AlgSet, Algorithm, KeySet, Policy, Provider, Reason,
+    MAX_TOKEN_LEN,
 };
 use common::*;
 use serde_json::json;
@@ -45,7 +46,10 @@ fn verifies_every_key_type() {
         assert_eq!(v.claims["sub"], "alice");
         assert_eq!(v.header["typ"], "JWT");
         assert_eq!(v.kid, None);
-        assert_eq!(Policy::default().check(&v.claims, NOW), Ok(()));
+        assert_eq!(
+            Policy::default().check(&v.header, &v.claims, NOW, Some(&Provider::UNBOUND)),
+            Ok(())
+        );
         // not in the allow-list
         let f = verify_signature(t.as_bytes(), &keys, AlgSet::ALL.intersection(AlgSet::HMAC));
         assert_eq!(f.unwrap_err().reason, Reason::AlgNotAllowed);
@@ -339,20 +343,21 @@ fn tweak_last(s: &str) -> String {
 }
 
 #[test]
-fn payload_must_be_a_json_object_after_signature() {
+fn payload_must_be_a_json_object() {
     let set = KeySet::new(vec![secret_key(SECRET).unwrap()]);
     for payload in ["[1]", "\"s\"", "not json", "{\"a\":1", "null", "{} x"] {
         let t = sign_raw(Algorithm::HS256, r#"{"alg":"HS256"}"#, payload, &hmac_enc());
         assert_eq!(reason(&t, &set), Reason::Malformed, "{payload}");
     }
-    // an unsigned garbage payload is a bad signature, not malformed: the payload is not
-    // parsed before the signature verifies
+    // the claims set is decoded (within the caps) before any signature work: its `iss` picks
+    // the keys, and its time claims can refuse the token first. So an unsigned garbage payload
+    // is malformed, whatever the signature.
     let t = sign_raw(Algorithm::HS256, r#"{"alg":"HS256"}"#, "{}", &hmac_enc());
     let (h, rest) = t.split_once('.').unwrap();
     let s = rest.split_once('.').unwrap().1;
     assert_eq!(
         reason(&format!("{h}.{}.{s}", b64("garbage")), &set),
-        Reason::BadSignature
+        Reason::Malformed
     );
 }
 

@@ -10,7 +10,7 @@ use auth_jwt_core::cache::TokenCache;
 use auth_jwt_core::render::has_control;
 use auth_jwt_core::token::{parse_json_object, MAX_CLAIMS};
 use auth_jwt_core::{
-    expose, parse_rule, render, AlgSet, Algorithm, ClaimPath, Exposed, Policy, Verified,
+    expose, parse_rule, render, AlgSet, Algorithm, ClaimPath, Exposed, Policy, Provider, Verified,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
@@ -61,15 +61,19 @@ fn policy(input: &Input, claims: &Map<String, Value>) {
         require_exp: input.require_exp,
         issuers: input.issuers.iter().map(|s| s.to_string()).collect(),
         audiences: input.audiences.iter().map(|s| s.to_string()).collect(),
+        max_lifetime: input.require_exp.then_some(u64::from(input.leeway)),
+        types: Vec::new(),
     };
-    let verdict = p.check(claims, input.now);
+    let header = Map::new();
+    let unbound = Some(&Provider::UNBOUND);
+    let verdict = p.check(&header, claims, input.now, unbound);
     // a larger leeway never turns an accepted token into a rejected one
     if verdict.is_ok() {
         let wider = Policy {
             leeway: p.leeway + 60,
             ..p.clone()
         };
-        assert_eq!(wider.check(claims, input.now), Ok(()));
+        assert_eq!(wider.check(&header, claims, input.now, unbound), Ok(()));
     }
     // an integer exp at or before now - leeway is always expired
     if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
@@ -141,14 +145,14 @@ fn rule(input: &Input, claims: &Map<String, Value>) {
 
 fn cache(claims: &Map<String, Value>, now: u64) {
     let mut c = TokenCache::new(2);
-    let key = TokenCache::key(b"t", 1, AlgSet::ALL);
+    let key = TokenCache::key(b"t");
     let v = Rc::new(Verified {
         alg: Algorithm::HS256,
         kid: None,
         header: Map::new(),
         claims: claims.clone(),
     });
-    c.insert(key, v);
-    let _ = c.get(&key, now);
+    c.insert(key, v, 1, AlgSet::ALL);
+    let _ = c.get(&key, now).map(|h| h.verified_with(1, AlgSet::ALL));
     let _ = c.get(&key, 0);
 }

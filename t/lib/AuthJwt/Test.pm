@@ -701,8 +701,8 @@ my $JSON = JSON::PP->new->canonical;
 
 sub json { $JSON->encode($_[1]) }
 
-# mint(alg =>, key => 'rsa.key' | secret => 'hs.secret', kid =>, header => RAWJSON,
-#      claims => RAWJSON | HASHREF, exp_in => SECS, iat_now => 1)
+# mint(alg =>, key => 'rsa.key' | secret => 'hs.secret', kid =>, typ => TYP (undef: no typ;
+#      default "JWT"), header => RAWJSON, claims => RAWJSON | HASHREF, exp_in => SECS, iat_now => 1)
 sub mint {
     my ($self, %a) = @_;
     my @cmd = ($self->{mint}, '--alg', $a{alg} // die 'mint: alg required');
@@ -714,6 +714,9 @@ sub mint {
         die 'mint: key or secret required';
     }
     push @cmd, '--kid', $a{kid} if defined $a{kid};
+    if (exists $a{typ}) {
+        push @cmd, defined $a{typ} ? ('--typ', $a{typ}) : ('--no-typ');
+    }
     push @cmd, '--header', $a{header} if defined $a{header};
     my $claims = $a{claims} // {};
     $claims = $JSON->encode($claims) if ref $claims;

@@ -2,9 +2,13 @@
 //! compact JWS.
 //!
 //! ```text
-//! jwt-mint --alg ALG (--key PRIVATE.pem | --secret-file FILE) [--kid KID] [--header RAWJSON]
+//! jwt-mint --alg ALG (--key PRIVATE.pem | --secret-file FILE) [--kid KID]
+//!          [--typ TYP | --no-typ] [--header RAWJSON]
 //!          (--claims RAWJSON | --claims-file F) [--exp-in SECS] [--iat-now]
 //! ```
+//!
+//! The default header is `{"alg": ALG, "typ": "JWT"}` plus `kid`; `--typ` replaces `JWT`,
+//! `--no-typ` leaves `typ` out.
 //!
 //! `--header` and `--claims` are encoded verbatim (byte for byte), so tests can craft odd
 //! headers (`"alg":"none"`, `crit`, embedded `jwk`) and non-object payloads. `--exp-in` and
@@ -19,7 +23,8 @@ use base64::Engine as _;
 use jsonwebtoken::{Algorithm, AlgorithmFamily, EncodingKey};
 
 const USAGE: &str = "usage: jwt-mint --alg ALG (--key PRIVATE.pem | --secret-file FILE) \
-[--kid KID] [--header RAWJSON] (--claims RAWJSON | --claims-file F) [--exp-in SECS] [--iat-now]";
+[--kid KID] [--typ TYP | --no-typ] [--header RAWJSON] (--claims RAWJSON | --claims-file F) \
+[--exp-in SECS] [--iat-now]";
 
 #[derive(Default)]
 struct Args {
@@ -27,6 +32,8 @@ struct Args {
     key: Option<String>,
     secret_file: Option<String>,
     kid: Option<String>,
+    typ: Option<String>,
+    no_typ: bool,
     header: Option<String>,
     claims: Option<Vec<u8>>,
     exp_in: Option<i64>,
@@ -41,6 +48,10 @@ fn parse_args() -> Result<Args, String> {
             args.iat_now = true;
             continue;
         }
+        if flag == "--no-typ" {
+            args.no_typ = true;
+            continue;
+        }
         if flag == "-h" || flag == "--help" {
             return Err(USAGE.to_string());
         }
@@ -52,6 +63,7 @@ fn parse_args() -> Result<Args, String> {
             "--key" => args.key = Some(value),
             "--secret-file" => args.secret_file = Some(value),
             "--kid" => args.kid = Some(value),
+            "--typ" => args.typ = Some(value),
             "--header" => args.header = Some(value),
             "--claims" => args.claims = Some(value.into_bytes()),
             "--claims-file" => {
@@ -140,7 +152,9 @@ fn run() -> Result<String, String> {
         None => {
             let mut h = serde_json::Map::new();
             h.insert("alg".into(), alg_name.into());
-            h.insert("typ".into(), "JWT".into());
+            if !args.no_typ {
+                h.insert("typ".into(), args.typ.as_deref().unwrap_or("JWT").into());
+            }
             if let Some(kid) = &args.kid {
                 h.insert("kid".into(), kid.as_str().into());
             }
