@@ -54,6 +54,27 @@ fn verify(c: &mut Criterion) {
             b.iter(|| auth_jwt_core::decode(black_box(token.as_bytes()), AlgSet::ALL).is_ok())
         });
 
+        // (b'') a cache hit's core work per request: the cache key, every check that needs no
+        // signature on the cached claims, and two claim variables ($user, $email).
+        let cached = auth_jwt_core::verify_signature(token.as_bytes(), &ks, AlgSet::ALL).unwrap();
+        let policy = auth_jwt_core::Policy {
+            require_exp: true,
+            audiences: vec!["bench-api".into()],
+            ..Default::default()
+        };
+        let now = jsonwebtoken::get_current_timestamp();
+        let unbound = Some(&auth_jwt_core::Provider::UNBOUND);
+        assert!(policy.check(&cached.header, &cached.claims, now, unbound).is_ok());
+        g.bench_function("core_cached_hit_checks", |b| {
+            b.iter(|| {
+                let key = auth_jwt_core::cache::TokenCache::key(black_box(token.as_bytes()));
+                let ok = policy.check(&cached.header, &cached.claims, now, unbound).is_ok();
+                let user = cached.claims.get("sub");
+                let email = cached.claims.get("email");
+                (key, ok, user, email)
+            })
+        });
+
         // (c) the core's key alone: the signature check as the core does it, with the key as
         // the core parsed it (tells the key path from the token handling around it).
         let (message, signature) = token.rsplit_once('.').unwrap();
