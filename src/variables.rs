@@ -116,9 +116,9 @@ fn expose_json(
     v: *mut ngx_variable_value_t,
     what: &str,
     name: &str,
-    value: Option<&Value>,
+    value: Option<Value>,
 ) -> ngx_int_t {
-    match expose(value) {
+    match expose(value.as_ref()) {
         Exposed::Value(s) => set_value(r, v, s.as_bytes()),
         Exposed::Empty => not_found(v),
         Exposed::Unsafe => {

@@ -99,7 +99,7 @@ impl TokenCache {
     /// Records that the token of `key` verified with the key set `keyset` under `algs`
     /// (replacing any verdict of it under other keys).
     pub fn insert(&mut self, key: CacheKey, verified: Rc<Verified>, keyset: u128, algs: AlgSet) {
-        let expires = verified.claims.get("exp").and_then(Value::as_f64);
+        let expires = verified.claims.get("exp").as_ref().and_then(Value::as_f64);
         self.lru.put(
             key,
             Entry {
@@ -127,6 +127,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::JsonObject;
     use jsonwebtoken::Algorithm;
     use serde_json::{json, Map};
 
@@ -138,8 +139,8 @@ mod tests {
         Rc::new(Verified {
             alg: Algorithm::HS256,
             kid: None,
-            header: Map::new(),
-            claims,
+            header: JsonObject::default(),
+            claims: JsonObject::from_map(&claims),
         })
     }
 

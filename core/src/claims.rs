@@ -1,9 +1,10 @@
 //! The checks that need no signature: `typ`, the time claims, lifetime, `iss`, `aud` (README
 //! "Time and standard claims", "Order of the checks").
 
+use crate::json::JsonObject;
 use crate::providers::Provider;
 use crate::reason::Reason;
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use std::cmp::Ordering;
 
 #[derive(Clone, Debug, Default)]
@@ -43,8 +44,8 @@ impl Policy {
     /// `provider` is the group [`crate::Providers::select`] chose for the token (`None`: none).
     pub fn check(
         &self,
-        header: &Map<String, Value>,
-        claims: &Map<String, Value>,
+        header: &JsonObject,
+        claims: &JsonObject,
         now: u64,
         provider: Option<&Provider>,
     ) -> Result<(), Reason> {
@@ -54,8 +55,8 @@ impl Policy {
             return Err(Reason::Issuer);
         };
         if !self.issuers.is_empty() {
-            match claims.get("iss") {
-                Some(Value::String(iss)) if self.issuers.iter().any(|i| i == iss) => {}
+            match claims.get_str("iss") {
+                Some(iss) if self.issuers.iter().any(|i| *i == iss) => {}
                 _ => return Err(Reason::Issuer),
             }
         }
@@ -63,24 +64,24 @@ impl Policy {
             [] => &self.audiences[..],
             own => own,
         };
-        if !audiences.is_empty() && !audience_ok(audiences, claims.get("aud")) {
+        if !audiences.is_empty() && !audience_ok(audiences, claims.get("aud").as_ref()) {
             return Err(Reason::Audience);
         }
         Ok(())
     }
 
-    fn check_type(&self, header: &Map<String, Value>) -> Result<(), Reason> {
+    fn check_type(&self, header: &JsonObject) -> Result<(), Reason> {
         if self.types.is_empty() {
             return Ok(());
         }
-        match header.get("typ") {
-            Some(Value::String(t)) if self.types.contains(&type_key(t)) => Ok(()),
+        match header.get_str("typ") {
+            Some(t) if self.types.contains(&type_key(&t)) => Ok(()),
             _ => Err(Reason::Type),
         }
     }
 
     /// The time claims against `now` (seconds since the epoch), then the lifetime.
-    fn check_time(&self, claims: &Map<String, Value>, now: u64) -> Result<(), Reason> {
+    fn check_time(&self, claims: &JsonObject, now: u64) -> Result<(), Reason> {
         let exp = time_claim(claims, "exp")?;
         let nbf = time_claim(claims, "nbf")?;
         let iat = time_claim(claims, "iat")?;
@@ -150,11 +151,13 @@ enum Time {
     Float(f64),
 }
 
-fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<Time>, Reason> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => number(n).map(Some).ok_or(Reason::BadTimeClaim),
-        Some(_) => Err(Reason::BadTimeClaim),
+fn time_claim(claims: &JsonObject, name: &str) -> Result<Option<Time>, Reason> {
+    let Some(raw) = claims.raw(name) else {
+        return Ok(None);
+    };
+    match serde_json::from_str::<Value>(raw) {
+        Ok(Value::Number(n)) => number(&n).map(Some).ok_or(Reason::BadTimeClaim),
+        _ => Err(Reason::BadTimeClaim),
     }
 }
 
@@ -192,19 +195,24 @@ fn cmp(t: Time, bound: i128) -> Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Map};
 
     const NOW: u64 = 1_700_000_000;
 
-    fn map(v: Value) -> Map<String, Value> {
+    fn map(v: Value) -> JsonObject {
         match v {
-            Value::Object(m) => m,
+            Value::Object(m) => JsonObject::from_map(&m),
             _ => panic!("not an object"),
         }
     }
 
     fn check(p: &Policy, v: Value) -> Result<(), Reason> {
-        p.check(&Map::new(), &map(v), NOW, Some(&Provider::UNBOUND))
+        p.check(
+            &JsonObject::default(),
+            &map(v),
+            NOW,
+            Some(&Provider::UNBOUND),
+        )
     }
 
     fn lenient() -> Policy {
@@ -298,7 +306,12 @@ mod tests {
                 let mut m = Map::new();
                 m.insert(name.to_string(), bad);
                 assert_eq!(
-                    p.check(&Map::new(), &m, NOW, Some(&Provider::UNBOUND)),
+                    p.check(
+                        &JsonObject::default(),
+                        &JsonObject::from_map(&m),
+                        NOW,
+                        Some(&Provider::UNBOUND)
+                    ),
                     Err(Reason::BadTimeClaim),
                     "{name}"
                 );
@@ -524,7 +537,7 @@ mod tests {
         let run = |p: &Policy, v: Value| {
             let c = map(v);
             let provider = groups.select(&c).map(|(pr, _)| pr);
-            p.check(&Map::new(), &c, NOW, provider)
+            p.check(&JsonObject::default(), &c, NOW, provider)
         };
         // A's tokens need A's audience, which replaces the location's
         assert_eq!(run(&p, json!({"iss": "A", "aud": "aud-a"})), Ok(()));

@@ -164,6 +164,8 @@ impl Key {
         if !self.algs.contains(alg) || !self.kind.algs().contains(alg) {
             return false;
         }
+        #[cfg(test)]
+        test_hook::SIGNATURE_COMPUTATIONS.with(|n| n.set(n.get() + 1));
         match self.verifiers.iter().find(|(a, _)| *a == alg) {
             Some((_, Verifier::Public(k))) => k.verify_sig(signing_input, signature).is_ok(),
             Some((_, Verifier::Hmac(k))) => hmac::verify(k, signing_input, signature).is_ok(),
@@ -174,6 +176,25 @@ impl Key {
     /// A fingerprint of the key (kind, algorithms, kid and key bytes): 128 bits of SHA-256.
     pub fn fingerprint(&self) -> u128 {
         self.fingerprint
+    }
+}
+
+/// Test hook: counts the signature computations of this thread (rejection-order tests).
+#[cfg(test)]
+pub(crate) mod test_hook {
+    thread_local! {
+        pub(crate) static SIGNATURE_COMPUTATIONS: std::cell::Cell<u64> =
+            const { std::cell::Cell::new(0) };
+    }
+
+    /// The signature computations `f` caused, with its result.
+    pub(crate) fn counting<T>(f: impl FnOnce() -> T) -> (T, u64) {
+        let before = SIGNATURE_COMPUTATIONS.with(std::cell::Cell::get);
+        let out = f();
+        (
+            out,
+            SIGNATURE_COMPUTATIONS.with(std::cell::Cell::get) - before,
+        )
     }
 }
 

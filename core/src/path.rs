@@ -1,7 +1,8 @@
 //! Claim paths: dotted segments (`realm_access.roles`) or RFC 6901 JSON Pointers
 //! (`/https:~1~1example.com~1roles`).
 
-use serde_json::{Map, Value};
+use crate::json::JsonObject;
+use serde_json::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClaimPath {
@@ -42,14 +43,21 @@ impl ClaimPath {
         &self.segments
     }
 
-    /// Follows the path: object members by name, array elements by decimal index.
-    pub fn lookup<'v>(&self, claims: &'v Map<String, Value>) -> Option<&'v Value> {
+    /// Follows the path: object members by name, array elements by decimal index. Only the
+    /// top-level claim the path starts with is parsed.
+    pub fn lookup(&self, claims: &JsonObject) -> Option<Value> {
         let (first, rest) = self.segments.split_first()?;
         let mut cur = claims.get(first)?;
         for seg in rest {
             cur = match cur {
-                Value::Object(m) => m.get(seg)?,
-                Value::Array(a) => a.get(array_index(seg)?)?,
+                Value::Object(mut m) => m.remove(seg)?,
+                Value::Array(mut a) => {
+                    let i = array_index(seg)?;
+                    if i >= a.len() {
+                        return None;
+                    }
+                    a.swap_remove(i)
+                }
                 _ => return None,
             };
         }
@@ -101,7 +109,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn claims() -> Map<String, Value> {
+    fn claims() -> JsonObject {
         match json!({
             "sub": "alice",
             "realm_access": {"roles": ["admin", "dev"]},
@@ -110,13 +118,13 @@ mod tests {
             "t~x": {"": "empty"},
             "n": null,
         }) {
-            Value::Object(m) => m,
+            Value::Object(m) => JsonObject::from_map(&m),
             _ => unreachable!(),
         }
     }
 
     fn get(p: &str) -> Option<Value> {
-        ClaimPath::parse(p).unwrap().lookup(&claims()).cloned()
+        ClaimPath::parse(p).unwrap().lookup(&claims())
     }
 
     #[test]

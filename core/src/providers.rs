@@ -7,8 +7,8 @@
 //! the unbound sources. So one provider's key can never vouch for another provider's token.
 
 use crate::claims::Policy;
+use crate::json::JsonObject;
 use crate::reason::Reason;
-use serde_json::{Map, Value};
 
 /// The `issuer=` / `audience=` parameters of one key directive.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -136,16 +136,16 @@ impl<T> Providers<T> {
 
     /// The group that verifies a token with these claims: the group bound to its `iss` when
     /// there is one, else the unbound group; `None` when neither exists (reason `issuer`).
-    pub fn select(&self, claims: &Map<String, Value>) -> Option<(&Provider, &T)> {
-        let iss = match claims.get("iss") {
-            Some(Value::String(s)) => Some(s.as_str()),
-            _ => None,
+    pub fn select(&self, claims: &JsonObject) -> Option<(&Provider, &T)> {
+        // Only a string iss can name a bound issuer (get_str is None for any other JSON).
+        let bound = match self.groups.iter().any(|(p, _)| p.issuer.is_some()) {
+            true => claims.get_str("iss").and_then(|iss| {
+                self.groups
+                    .iter()
+                    .find(|(p, _)| p.issuer.as_deref() == Some(&*iss))
+            }),
+            false => None,
         };
-        let bound = iss.and_then(|iss| {
-            self.groups
-                .iter()
-                .find(|(p, _)| p.issuer.as_deref() == Some(iss))
-        });
         bound
             .or_else(|| self.groups.iter().find(|(p, _)| p.issuer.is_none()))
             .map(|(p, t)| (p, t))
@@ -156,8 +156,8 @@ impl<T> Providers<T> {
     pub fn admit(
         &self,
         policy: &Policy,
-        header: &Map<String, Value>,
-        claims: &Map<String, Value>,
+        header: &JsonObject,
+        claims: &JsonObject,
         now: u64,
     ) -> Result<&T, Reason> {
         let selected = self.select(claims);
@@ -188,11 +188,11 @@ impl<T> Providers<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    fn claims(v: Value) -> Map<String, Value> {
+    fn claims(v: Value) -> JsonObject {
         match v {
-            Value::Object(m) => m,
+            Value::Object(m) => JsonObject::from_map(&m),
             _ => panic!("not an object"),
         }
     }

@@ -1,9 +1,10 @@
 //! `auth_jwt_rs_require_claim PATH OP [VALUE ...] [error=CODE]` (SPEC §4).
 
+use crate::json::JsonObject;
 use crate::path::ClaimPath;
 use crate::render::render;
 use pcre2::bytes::{Regex, RegexBuilder};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
 #[derive(Clone, Debug)]
 pub enum Op {
@@ -97,9 +98,9 @@ fn parse_status(code: &str) -> Result<u16, String> {
 impl ClaimRule {
     /// True when the claims satisfy the rule. A missing (or `null`) claim fails every operator
     /// but `ne`.
-    pub fn check(&self, claims: &Map<String, Value>) -> bool {
+    pub fn check(&self, claims: &JsonObject) -> bool {
         let claim = self.path.lookup(claims).filter(|v| !v.is_null());
-        let Some(claim) = claim else {
+        let Some(claim) = &claim else {
             return matches!(self.op, Op::Ne(_));
         };
         match &self.op {
@@ -188,7 +189,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn claims() -> Map<String, Value> {
+    fn claims() -> JsonObject {
         match json!({
             "sub": "alice",
             "n": 42,
@@ -203,7 +204,7 @@ mod tests {
             "obj": {"a": 1},
             "ml": "line1\nline2",
         }) {
-            Value::Object(m) => m,
+            Value::Object(m) => JsonObject::from_map(&m),
             _ => unreachable!(),
         }
     }

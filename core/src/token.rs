@@ -60,21 +60,26 @@ pub enum Limit {
 pub fn check_json_limits(json: &[u8], max_members: usize) -> Result<(), Limit> {
     let mut depth = 0usize;
     let mut members = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let mut i = 0usize;
+    while let Some(&b) = json.get(i) {
+        i += 1;
         match b {
-            b'"' => in_string = true,
+            // A string: jump to its closing quote, past escaped characters. An unterminated
+            // string ends the scan (serde refuses it afterwards).
+            b'"' => loop {
+                let Some(rest) = json.get(i..) else {
+                    return Ok(());
+                };
+                match memchr::memchr2(b'"', b'\\', rest) {
+                    None => return Ok(()),
+                    Some(j) if rest.get(j) == Some(&b'"') => {
+                        i += j + 1;
+                        break;
+                    }
+                    // a backslash: skip it and the character it escapes
+                    Some(j) => i += j + 2,
+                }
+            },
             b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_JSON_DEPTH {
@@ -121,47 +126,70 @@ pub struct Parts<'a> {
     pub signing_input: &'a [u8],
 }
 
+/// What a byte may be in a compact JWS: `.`, a base64url character, or neither.
+const DOT: u8 = 2;
+const B64: u8 = 1;
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            t[i] = B64;
+        }
+        i += 1;
+    }
+    t[b'.' as usize] = DOT;
+    t
+};
+
 /// Splits `token` at exactly two dots; every segment must use only the base64url alphabet.
-/// Empty segments are allowed here (callers decide).
+/// Empty segments are allowed here (callers decide). One pass over the bytes.
 pub fn split(token: &[u8]) -> Option<Parts<'_>> {
-    let mut dots = token
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'.')
-        .map(|(i, _)| i);
-    let (first, second) = (dots.next()?, dots.next()?);
-    if dots.next().is_some() {
+    let mut dots = [0usize; 2];
+    let mut n = 0usize;
+    for (i, &b) in token.iter().enumerate() {
+        match CLASS[usize::from(b)] {
+            B64 => {}
+            DOT => {
+                *dots.get_mut(n)? = i;
+                n += 1;
+            }
+            _ => return None,
+        }
+    }
+    if n != 2 {
         return None;
     }
-    let header = token.get(..first)?;
-    let payload = token.get(first + 1..second)?;
-    let signature = token.get(second + 1..)?;
-    let signing_input = token.get(..second)?;
-    if ![header, payload, signature]
-        .iter()
-        .all(|s| is_b64url_alphabet(s))
-    {
-        return None;
-    }
+    let [first, second] = dots;
     Some(Parts {
-        header,
-        payload,
-        signature,
-        signing_input,
+        header: token.get(..first)?,
+        payload: token.get(first + 1..second)?,
+        signature: token.get(second + 1..)?,
+        signing_input: token.get(..second)?,
     })
 }
 
-fn is_b64url_alphabet(seg: &[u8]) -> bool {
-    seg.iter()
-        .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// The three segments of `token`, which must hold exactly two dots, without looking at the
+/// other bytes: for a caller that base64url-decodes every segment anyway (the decoder refuses
+/// any byte outside the alphabet).
+pub fn split_dots(token: &[u8]) -> Option<Parts<'_>> {
+    let first = memchr::memchr(b'.', token)?;
+    let second = first + 1 + memchr::memchr(b'.', token.get(first + 1..)?)?;
+    if memchr::memchr(b'.', token.get(second + 1..)?).is_some() {
+        return None;
+    }
+    Some(Parts {
+        header: token.get(..first)?,
+        payload: token.get(first + 1..second)?,
+        signature: token.get(second + 1..)?,
+        signing_input: token.get(..second)?,
+    })
 }
 
 /// Strict base64url decoding: no padding, no characters outside the alphabet, canonical
-/// trailing bits.
+/// trailing bits (all refused by the `URL_SAFE_NO_PAD` engine itself).
 pub fn b64url_decode(seg: &[u8]) -> Option<Vec<u8>> {
-    if !is_b64url_alphabet(seg) {
-        return None;
-    }
     URL_SAFE_NO_PAD.decode(seg).ok()
 }
 
@@ -183,7 +211,7 @@ pub fn is_jwt_shaped(token: &[u8]) -> bool {
     let Some(bytes) = token.split(|b| *b == b'.').next().and_then(b64url_decode) else {
         return false;
     };
-    match parse_json_object(&bytes, MAX_HEADER_MEMBERS) {
+    match crate::json::JsonObject::parse(&bytes, MAX_HEADER_MEMBERS) {
         Ok(_) => true,
         Err(Reason::TooLarge) => bytes
             .iter()

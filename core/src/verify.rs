@@ -4,26 +4,26 @@
 //! key selection and the signature.
 
 use crate::alg::{parse_alg_name, AlgSet};
+use crate::json::JsonObject;
 use crate::keys::KeySet;
 use crate::reason::Reason;
-use crate::token::{self, MAX_CLAIMS, MAX_TOKEN_LEN};
+use crate::token::{self, MAX_CLAIMS, MAX_HEADER_MEMBERS, MAX_TOKEN_LEN};
 use jsonwebtoken::Algorithm;
-use serde_json::{Map, Value};
 
 /// A token whose signature verified with one of the configured keys.
 #[derive(Clone, Debug)]
 pub struct Verified {
     pub alg: Algorithm,
     pub kid: Option<String>,
-    pub header: Map<String, Value>,
-    pub claims: Map<String, Value>,
+    pub header: JsonObject,
+    pub claims: JsonObject,
 }
 
 impl Verified {
     /// The claims set as compact JSON (`$jwt_payload`), free of control characters (DEL
     /// included: [`crate::render::compact_json`]).
     pub fn claims_json(&self) -> String {
-        crate::render::escape_del(serde_json::to_string(&self.claims).unwrap_or_default())
+        crate::render::escape_del(serde_json::to_string(&self.claims.to_map()).unwrap_or_default())
     }
 }
 
@@ -54,7 +54,7 @@ const LOG_KID_MAX: usize = 64;
 pub struct VerifiedJws {
     pub alg: Algorithm,
     pub kid: Option<String>,
-    pub header: Map<String, Value>,
+    pub header: JsonObject,
     pub payload: Vec<u8>,
 }
 
@@ -65,8 +65,8 @@ pub struct VerifiedJws {
 pub struct Unverified<'t> {
     pub alg: Algorithm,
     pub kid: Option<String>,
-    pub header: Map<String, Value>,
-    pub claims: Map<String, Value>,
+    pub header: JsonObject,
+    pub claims: JsonObject,
     signing_input: &'t [u8],
     signature: Vec<u8>,
 }
@@ -74,35 +74,33 @@ pub struct Unverified<'t> {
 /// The part of a token every caller decodes the same way: size, syntax, header, `alg` (within
 /// `allowed`), `crit`, `kid`.
 struct Head<'t> {
-    parts: token::Parts<'t>,
-    header: Map<String, Value>,
+    signing_input: &'t [u8],
+    header: JsonObject,
     alg: Algorithm,
     kid: Option<String>,
+    payload: Vec<u8>,
     signature: Vec<u8>,
 }
 
 /// Decodes `token` and runs the checks of its shape, in order: length (`too_large`); three
-/// base64url segments, a header that is a JSON object within the caps ([`crate::token`]
-/// "Limits"), a decodable signature (`malformed`, `too_large`); `alg` present, known and in
+/// strict base64url segments, a header that is a JSON object within the caps
+/// ([`crate::token`] "Limits") (`malformed`, `too_large`); `alg` present, known and in
 /// `allowed` (`alg_not_allowed`); no `crit` (`crit`); `kid`, if any, a string (`malformed`);
 /// the claims set, a JSON object within the caps (`too_large`, `malformed`). No signature
 /// work. `jwk`, `jku`, `x5u` and `x5c` headers are never used.
 pub fn decode(token: &[u8], allowed: AlgSet) -> Result<Unverified<'_>, Failure> {
     let head = decode_head(token, allowed, true)?;
-    let fail = |reason| Failure {
+    let claims = JsonObject::from_vec(head.payload, MAX_CLAIMS).map_err(|reason| Failure {
         reason,
         alg: Some(head.alg),
         kid: head.kid.as_deref().map(log_kid),
-    };
-    let payload =
-        token::b64url_decode(head.parts.payload).ok_or_else(|| fail(Reason::Malformed))?;
-    let claims = token::parse_json_object(&payload, MAX_CLAIMS).map_err(fail)?;
+    })?;
     Ok(Unverified {
         alg: head.alg,
         kid: head.kid,
         header: head.header,
         claims,
-        signing_input: head.parts.signing_input,
+        signing_input: head.signing_input,
         signature: head.signature,
     })
 }
@@ -111,29 +109,29 @@ fn decode_head(token: &[u8], allowed: AlgSet, claims_set: bool) -> Result<Head<'
     if token.len() > MAX_TOKEN_LEN {
         return Err(Failure::new(Reason::TooLarge));
     }
-    let parts = token::split(token).ok_or(Failure::new(Reason::Malformed))?;
+    let parts = token::split_dots(token).ok_or(Failure::new(Reason::Malformed))?;
     // A JWT needs a claims set: refuse an empty payload before anything else.
     if parts.header.is_empty() || (claims_set && parts.payload.is_empty()) {
         return Err(Failure::new(Reason::Malformed));
     }
-    let header = token::decode_header(parts.header).map_err(Failure::new)?;
-    let signature = token::b64url_decode(parts.signature).ok_or(Failure::new(Reason::Malformed))?;
-    // For the log line of a rejection: the token's kid as sent (sanitized).
-    let logged_kid = match header.get("kid") {
-        Some(Value::String(k)) => Some(log_kid(k)),
-        _ => None,
-    };
-    let alg = match header.get("alg") {
-        Some(Value::String(name)) => parse_alg_name(name).ok(),
-        _ => None,
-    };
+    // Strict base64url for all three segments (the decoder refuses any other byte).
+    let decode = |seg| token::b64url_decode(seg).ok_or(Failure::new(Reason::Malformed));
+    let header_json = decode(parts.header)?;
+    let payload = decode(parts.payload)?;
+    let signature = decode(parts.signature)?;
+    let header = JsonObject::from_vec(header_json, MAX_HEADER_MEMBERS).map_err(Failure::new)?;
+    // For the log line of a rejection: the token's kid as sent (sanitized), made only then.
+    let logged_kid = || header.get_str("kid").map(|k| log_kid(&k));
+    let alg = header
+        .get_str("alg")
+        .and_then(|name| parse_alg_name(&name).ok());
     let alg = match alg {
         Some(alg) if allowed.contains(alg) => alg,
         _ => {
             return Err(Failure {
                 reason: Reason::AlgNotAllowed,
                 alg,
-                kid: logged_kid,
+                kid: logged_kid(),
             });
         }
     };
@@ -141,25 +139,28 @@ fn decode_head(token: &[u8], allowed: AlgSet, claims_set: bool) -> Result<Head<'
         return Err(Failure {
             reason: Reason::Crit,
             alg: Some(alg),
-            kid: logged_kid,
+            kid: logged_kid(),
         });
     }
-    let kid = match header.get("kid") {
+    let kid = match header.raw("kid") {
         None => None,
-        Some(Value::String(kid)) => Some(kid.clone()),
-        Some(_) => {
-            return Err(Failure {
-                reason: Reason::Malformed,
-                alg: Some(alg),
-                kid: None,
-            })
-        }
+        Some(_) => match header.get_str("kid") {
+            Some(kid) => Some(kid.into_owned()),
+            None => {
+                return Err(Failure {
+                    reason: Reason::Malformed,
+                    alg: Some(alg),
+                    kid: None,
+                })
+            }
+        },
     };
     Ok(Head {
-        parts,
+        signing_input: parts.signing_input,
         header,
         alg,
         kid,
+        payload,
         signature,
     })
 }
@@ -243,27 +244,19 @@ pub fn token_kid(token: &[u8]) -> Option<String> {
         return None;
     }
     let parts = token::split(token)?;
-    match token::decode_header(parts.header).ok()?.get("kid") {
-        Some(Value::String(k)) => Some(k.clone()),
-        _ => None,
-    }
+    let header =
+        JsonObject::parse(&token::b64url_decode(parts.header)?, MAX_HEADER_MEMBERS).ok()?;
+    header.get_str("kid").map(|k| k.into_owned())
 }
 
 /// A plain JWS (the payload need not be JSON, e.g. test vectors): the checks of [`decode`] but
 /// the claims set, then the signature. An empty payload is allowed here.
 pub fn verify_jws(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<VerifiedJws, Failure> {
     let head = decode_head(token, allowed, false)?;
-    let fail = |reason| Failure {
-        reason,
-        alg: Some(head.alg),
-        kid: head.kid.as_deref().map(log_kid),
-    };
-    let payload =
-        token::b64url_decode(head.parts.payload).ok_or_else(|| fail(Reason::Malformed))?;
     check_signature(
         head.alg,
         head.kid.as_deref(),
-        head.parts.signing_input,
+        head.signing_input,
         &head.signature,
         keys,
         allowed,
@@ -272,7 +265,7 @@ pub fn verify_jws(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<Verifi
         alg: head.alg,
         kid: head.kid,
         header: head.header,
-        payload,
+        payload: head.payload,
     })
 }
 
@@ -286,4 +279,288 @@ pub fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod rejection_order {
+    //! Everything that can refuse a token without its signature is checked before any
+    //! signature work (README "Order of the checks"): a token that is expired *and* badly
+    //! signed costs no signature computation, and `$jwt_reason` is the first failed check.
+
+    use super::*;
+    use crate::claims::{type_key, Policy};
+    use crate::keys::{parse_key_file, test_hook::counting, KeySet};
+    use crate::providers::{parse_binding, Providers};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use jsonwebtoken::EncodingKey;
+    use serde_json::{json, Value};
+
+    const NOW: u64 = 1_700_000_000;
+    const ISS: &str = "https://a.example";
+
+    fn rsa_public(kid: &str) -> Vec<crate::keys::Key> {
+        let mut keys = parse_key_file(include_bytes!("../tests/data/rsa2048_public.pem"))
+            .unwrap()
+            .keys;
+        for k in &mut keys {
+            k.kid = Some(kid.into());
+        }
+        keys
+    }
+
+    fn sign(header: &Value, claims: &Value, private: &[u8]) -> String {
+        let alg = match header["alg"].as_str() {
+            Some("PS256") => Algorithm::PS256,
+            Some("HS256") => Algorithm::HS256,
+            _ => Algorithm::RS256,
+        };
+        let key = match alg {
+            Algorithm::HS256 => EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+            _ => EncodingKey::from_rsa_pem(private).unwrap(),
+        };
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &key, alg).unwrap();
+        format!("{input}.{sig}")
+    }
+
+    const RIGHT: &[u8] = include_bytes!("../tests/data/rsa2048_private.pem");
+    const WRONG: &[u8] = include_bytes!("../tests/data/rsa2048b_private.pem");
+
+    /// The gate without nginx: decode, the checks that need no signature with the group of
+    /// the token's iss, then the signature with that group's keys. Returns the outcome and
+    /// the signature computations it took.
+    fn gate(token: &str) -> (Result<(), Reason>, u64) {
+        let mut groups: Providers<KeySet> = Providers::default();
+        *groups
+            .group_mut(
+                &parse_binding(&[&format!("issuer={ISS}"), "audience=api"]).unwrap(),
+                KeySet::default,
+            )
+            .unwrap() = KeySet::new(
+            rsa_public("k1")
+                .into_iter()
+                .chain(rsa_public("k2"))
+                .collect(),
+        );
+        let policy = Policy {
+            require_exp: true,
+            max_lifetime: Some(600),
+            types: vec![type_key("at+jwt")],
+            ..Policy::default()
+        };
+        let allowed = AlgSet::only(Algorithm::RS256).union(AlgSet::only(Algorithm::HS256));
+        counting(|| {
+            let t = decode(token.as_bytes(), allowed).map_err(|f| f.reason)?;
+            let keys = groups.admit(&policy, &t.header, &t.claims, NOW)?;
+            t.check_signature(keys, allowed).map_err(|f| f.reason)
+        })
+    }
+
+    fn header() -> Value {
+        json!({"alg": "RS256", "typ": "at+jwt", "kid": "k1"})
+    }
+
+    fn claims() -> Value {
+        json!({"iss": ISS, "aud": "api", "sub": "alice", "iat": NOW - 10, "exp": NOW + 300})
+    }
+
+    fn with(mut v: Value, changes: Value) -> Value {
+        for (k, x) in changes.as_object().unwrap() {
+            if x.is_null() {
+                v.as_object_mut().unwrap().remove(k);
+            } else {
+                v[k] = x.clone();
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn cheap_rejections_cost_no_signature() {
+        let cases: Vec<(Value, Value, Reason)> = vec![
+            (
+                header(),
+                with(claims(), json!({"exp": NOW})),
+                Reason::Expired,
+            ),
+            (
+                header(),
+                with(claims(), json!({"exp": null})),
+                Reason::MissingExp,
+            ),
+            (
+                header(),
+                with(claims(), json!({"nbf": NOW + 60})),
+                Reason::NotYetValid,
+            ),
+            (
+                header(),
+                with(claims(), json!({"iat": NOW + 60})),
+                Reason::IssuedInFuture,
+            ),
+            (
+                header(),
+                with(claims(), json!({"exp": "soon"})),
+                Reason::BadTimeClaim,
+            ),
+            (
+                header(),
+                with(claims(), json!({"exp": NOW + 601})),
+                Reason::Lifetime,
+            ),
+            (
+                header(),
+                with(claims(), json!({"iat": null})),
+                Reason::Lifetime,
+            ),
+            (
+                header(),
+                with(claims(), json!({"iss": "https://b.example"})),
+                Reason::Issuer,
+            ),
+            (
+                header(),
+                with(claims(), json!({"iss": null})),
+                Reason::Issuer,
+            ),
+            (
+                header(),
+                with(claims(), json!({"aud": "other"})),
+                Reason::Audience,
+            ),
+            (
+                with(header(), json!({"typ": "JWT"})),
+                claims(),
+                Reason::Type,
+            ),
+            (with(header(), json!({"typ": null})), claims(), Reason::Type),
+            (
+                with(header(), json!({"alg": "PS256"})),
+                claims(),
+                Reason::AlgNotAllowed,
+            ),
+            (
+                with(header(), json!({"alg": "none"})),
+                claims(),
+                Reason::AlgNotAllowed,
+            ),
+            (
+                with(header(), json!({"crit": ["exp"]})),
+                claims(),
+                Reason::Crit,
+            ),
+            (
+                with(header(), json!({"kid": 7})),
+                claims(),
+                Reason::Malformed,
+            ),
+            // the key type: an HS256 token where the issuer's keys are RSA keys
+            (
+                with(header(), json!({"alg": "HS256"})),
+                claims(),
+                Reason::AlgNotAllowed,
+            ),
+            // an unknown kid, the keys being known
+            (
+                with(header(), json!({"kid": "k9"})),
+                claims(),
+                Reason::UnknownKid,
+            ),
+        ];
+        for (h, c, reason) in cases {
+            for key in [WRONG, RIGHT] {
+                let t = sign(&h, &c, key);
+                assert_eq!(gate(&t), (Err(reason), 0), "{h} {c}");
+            }
+        }
+        // malformed and oversized tokens
+        let good = sign(&header(), &claims(), WRONG);
+        let (input, sig) = good.rsplit_once('.').unwrap();
+        let (h64, _) = input.split_once('.').unwrap();
+        for (t, reason) in [
+            (
+                format!("{h64}.{}.{sig}", URL_SAFE_NO_PAD.encode("[1]")),
+                Reason::Malformed,
+            ),
+            (format!("{h64}.e30=.{sig}"), Reason::Malformed),
+            (format!("{input}.{sig}.x"), Reason::Malformed),
+            (
+                format!("{input}.{}", "A".repeat(MAX_TOKEN_LEN)),
+                Reason::TooLarge,
+            ),
+        ] {
+            assert_eq!(gate(&t), (Err(reason), 0), "{t:.60}");
+        }
+    }
+
+    #[test]
+    fn expired_and_badly_signed() {
+        let t = sign(&header(), &with(claims(), json!({"exp": NOW - 1})), WRONG);
+        assert_eq!(gate(&t), (Err(Reason::Expired), 0));
+    }
+
+    #[test]
+    fn first_failed_check_is_reported() {
+        let expired = json!({"exp": NOW - 1});
+        for (h, c, reason) in [
+            // alg before crit before typ before the claims
+            (
+                json!({"alg": "none", "crit": ["x"], "typ": "JWT"}),
+                expired.clone(),
+                Reason::AlgNotAllowed,
+            ),
+            (
+                json!({"crit": ["x"], "typ": "JWT"}),
+                expired.clone(),
+                Reason::Crit,
+            ),
+            (
+                json!({"typ": "JWT"}),
+                with(expired.clone(), json!({"iss": "x"})),
+                Reason::Type,
+            ),
+            // time before lifetime before iss before aud
+            (
+                json!({}),
+                json!({"exp": NOW - 1, "iat": 0, "iss": "x", "aud": "x"}),
+                Reason::Expired,
+            ),
+            (
+                json!({}),
+                json!({"exp": NOW + 601, "iss": "x", "aud": "x"}),
+                Reason::Lifetime,
+            ),
+            (json!({}), json!({"iss": "x", "aud": "x"}), Reason::Issuer),
+            (json!({}), json!({"aud": "x"}), Reason::Audience),
+            // all of those pass: the kid, and only then the signature
+            (json!({"kid": "k9"}), json!({}), Reason::UnknownKid),
+        ] {
+            let t = sign(
+                &with(header(), h.clone()),
+                &with(claims(), c.clone()),
+                WRONG,
+            );
+            assert_eq!(gate(&t), (Err(reason), 0), "{h} {c}");
+        }
+    }
+
+    #[test]
+    fn a_token_that_passes_them_all_needs_its_signature() {
+        let good = sign(&header(), &claims(), RIGHT);
+        assert_eq!(gate(&good), (Ok(()), 1));
+        let forged = sign(&header(), &claims(), WRONG);
+        assert_eq!(gate(&forged), (Err(Reason::BadSignature), 1));
+        // without kid, every key of the issuer is tried
+        let no_kid = with(header(), json!({"kid": null}));
+        assert_eq!(
+            gate(&sign(&no_kid, &claims(), WRONG)),
+            (Err(Reason::BadSignature), 2)
+        );
+        assert_eq!(gate(&sign(&no_kid, &claims(), RIGHT)), (Ok(()), 1));
+    }
 }

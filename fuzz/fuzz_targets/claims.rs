@@ -2,7 +2,9 @@
 //! `nbf`, `iat`, `iss`, `aud`), claim paths (dotted and JSON Pointer) and their lookup,
 //! value rendering and the control-character guard of the variables, `$jwt_payload`, the
 //! `auth_jwt_rs_require_claim` operators, and the verified-token cache's `exp` handling, on
-//! an arbitrary claims set (parsed within the caps, as the request path does).
+//! an arbitrary claims set (parsed within the caps, as the request path does). The claims set
+//! is held as the request path holds it (`JsonObject`), and checked against a full
+//! `serde_json` parse of the same bytes: accepted by both or by neither, same members.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -10,7 +12,8 @@ use auth_jwt_core::cache::TokenCache;
 use auth_jwt_core::render::has_control;
 use auth_jwt_core::token::{parse_json_object, MAX_CLAIMS};
 use auth_jwt_core::{
-    expose, parse_rule, render, AlgSet, Algorithm, ClaimPath, Exposed, Policy, Provider, Verified,
+    expose, parse_rule, render, AlgSet, Algorithm, ClaimPath, Exposed, JsonObject, Policy,
+    Provider, Verified,
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
@@ -46,16 +49,34 @@ const REGEXES: [&str; 4] = [
 ];
 
 fuzz_target!(|input: Input| {
-    let Ok(claims) = parse_json_object(input.claims, MAX_CLAIMS) else {
+    let full = parse_json_object(input.claims, MAX_CLAIMS);
+    let compact = JsonObject::parse(input.claims, MAX_CLAIMS);
+    assert_eq!(
+        full.is_ok(),
+        compact.is_ok(),
+        "JsonObject and serde disagree"
+    );
+    let (Ok(map), Ok(claims)) = (full, compact) else {
         return;
     };
+    same_members(&input, &claims, &map);
     policy(&input, &claims);
-    variables(&input, &claims);
+    variables(&input, &claims, &map);
     rule(&input, &claims);
     cache(&claims, input.now);
 });
 
-fn policy(input: &Input, claims: &Map<String, Value>) {
+/// The compact claims set reads every member as the full parse does.
+fn same_members(input: &Input, claims: &JsonObject, map: &Map<String, Value>) {
+    assert_eq!(&claims.to_map(), map);
+    assert_eq!(claims.get(input.name).as_ref(), map.get(input.name));
+    for (k, v) in map {
+        assert_eq!(claims.get(k).as_ref(), Some(v), "{k}");
+        assert_eq!(claims.get_str(k).as_deref(), v.as_str(), "{k}");
+    }
+}
+
+fn policy(input: &Input, claims: &JsonObject) {
     let p = Policy {
         leeway: u64::from(input.leeway),
         require_exp: input.require_exp,
@@ -64,7 +85,7 @@ fn policy(input: &Input, claims: &Map<String, Value>) {
         max_lifetime: input.require_exp.then_some(u64::from(input.leeway)),
         types: Vec::new(),
     };
-    let header = Map::new();
+    let header = JsonObject::default();
     let unbound = Some(&Provider::UNBOUND);
     let verdict = p.check(&header, claims, input.now, unbound);
     // a larger leeway never turns an accepted token into a rejected one
@@ -76,24 +97,24 @@ fn policy(input: &Input, claims: &Map<String, Value>) {
         assert_eq!(wider.check(&header, claims, input.now, unbound), Ok(()));
     }
     // an integer exp at or before now - leeway is always expired
-    if let Some(exp) = claims.get("exp").and_then(Value::as_u64) {
+    if let Some(exp) = claims.get("exp").as_ref().and_then(Value::as_u64) {
         if exp.saturating_add(p.leeway) <= input.now {
             assert!(verdict.is_err());
         }
     }
 }
 
-fn variables(input: &Input, claims: &Map<String, Value>) {
+fn variables(input: &Input, claims: &JsonObject, map: &Map<String, Value>) {
     if let Ok(path) = ClaimPath::parse(input.path) {
         assert_eq!(path.as_str(), input.path);
-        check_exposed(path.lookup(claims));
+        check_exposed(path.lookup(claims).as_ref());
         // a one-segment dotted path is the same as the top-level claim
         if !input.path.starts_with('/') && !input.path.contains('.') {
             assert_eq!(path.lookup(claims), claims.get(input.path));
         }
     }
-    check_exposed(claims.get(input.name));
-    for v in claims.values() {
+    check_exposed(claims.get(input.name).as_ref());
+    for v in map.values() {
         check_exposed(Some(v));
     }
     // $jwt_payload: compact JSON, control characters always escaped (floats need not
@@ -101,13 +122,13 @@ fn variables(input: &Input, claims: &Map<String, Value>) {
     let v = Verified {
         alg: Algorithm::HS256,
         kid: None,
-        header: Map::new(),
+        header: JsonObject::default(),
         claims: claims.clone(),
     };
     let json = v.claims_json();
     assert!(!has_control(json.as_bytes()));
     let back: Value = serde_json::from_str(&json).expect("claims_json is JSON");
-    assert_eq!(back.as_object().map(Map::len), Some(claims.len()));
+    assert_eq!(back.as_object().map(Map::len), Some(map.len()));
 }
 
 fn check_exposed(v: Option<&Value>) {
@@ -123,7 +144,7 @@ fn check_exposed(v: Option<&Value>) {
     }
 }
 
-fn rule(input: &Input, claims: &Map<String, Value>) {
+fn rule(input: &Input, claims: &JsonObject) {
     let op = OPS[usize::from(input.op) % OPS.len()];
     let mut args: Vec<&str> = vec![input.path, op];
     if op == "match" {
@@ -137,19 +158,19 @@ fn rule(input: &Input, claims: &Map<String, Value>) {
     if let Ok(rule) = parse_rule(&args) {
         let ok = rule.check(claims);
         // a missing claim fails every operator but `ne`
-        if rule.path.lookup(claims).is_none_or(Value::is_null) {
+        if rule.path.lookup(claims).as_ref().is_none_or(Value::is_null) {
             assert_eq!(ok, op == "ne");
         }
     }
 }
 
-fn cache(claims: &Map<String, Value>, now: u64) {
+fn cache(claims: &JsonObject, now: u64) {
     let mut c = TokenCache::new(2);
     let key = TokenCache::key(b"t");
     let v = Rc::new(Verified {
         alg: Algorithm::HS256,
         kid: None,
-        header: Map::new(),
+        header: JsonObject::default(),
         claims: claims.clone(),
     });
     c.insert(key, v, 1, AlgSet::ALL);

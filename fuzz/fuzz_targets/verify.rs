@@ -86,7 +86,7 @@ fn check(token: &[u8], minted: Option<&[u8]>) {
             assert_eq!(token_kid(token), v.kid);
             assert!(v.claims.len() <= MAX_CLAIMS);
             assert!(v.header.len() <= MAX_HEADER_MEMBERS);
-            assert!(depth(&Value::Object(v.claims.clone())) <= MAX_JSON_DEPTH);
+            assert!(depth(&Value::Object(v.claims.to_map())) <= MAX_JSON_DEPTH);
             assert!(!v.header.contains_key("crit"));
             let jws = jws
                 .as_ref()

@@ -48,9 +48,44 @@ fn verify(c: &mut Criterion) {
         bench_decode(&mut g, "jwt_decode_aws_lc_rs", alg, &token, &key);
         bench_crypto_verify(&mut g, "jwt_sig_aws_lc_rs", alg, &token, &key);
 
-        // (d) floor: aws-lc-rs with a key parsed once (what pre-parsed keys can reach).
+        // (b') the core's token handling alone: everything but the signature.
+        assert!(auth_jwt_core::decode(token.as_bytes(), AlgSet::ALL).is_ok());
+        g.bench_function("core_decode_only", |b| {
+            b.iter(|| auth_jwt_core::decode(black_box(token.as_bytes()), AlgSet::ALL).is_ok())
+        });
+
+        // (b'') a cache hit's core work per request: the cache key, every check that needs no
+        // signature on the cached claims, and two claim variables ($user, $email).
+        let cached = auth_jwt_core::verify_signature(token.as_bytes(), &ks, AlgSet::ALL).unwrap();
+        let policy = auth_jwt_core::Policy {
+            require_exp: true,
+            audiences: vec!["bench-api".into()],
+            ..Default::default()
+        };
+        let now = jsonwebtoken::get_current_timestamp();
+        let unbound = Some(&auth_jwt_core::Provider::UNBOUND);
+        assert!(policy.check(&cached.header, &cached.claims, now, unbound).is_ok());
+        g.bench_function("core_cached_hit_checks", |b| {
+            b.iter(|| {
+                let key = auth_jwt_core::cache::TokenCache::key(black_box(token.as_bytes()));
+                let ok = policy.check(&cached.header, &cached.claims, now, unbound).is_ok();
+                let user = cached.claims.get("sub");
+                let email = cached.claims.get("email");
+                (key, ok, user, email)
+            })
+        });
+
+        // (c) the core's key alone: the signature check as the core does it, with the key as
+        // the core parsed it (tells the key path from the token handling around it).
         let (message, signature) = token.rsplit_once('.').unwrap();
         let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        let core_key = ks.keys()[0].clone();
+        assert!(core_key.verify(alg, message.as_bytes(), &signature));
+        g.bench_function("core_key_only", |b| {
+            b.iter(|| core_key.verify(alg, black_box(message.as_bytes()), &signature))
+        });
+
+        // (d) floor: aws-lc-rs with a key parsed once (what pre-parsed keys can reach).
         if alg == Algorithm::HS256 {
             let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret());
             assert!(aws_lc_rs::hmac::verify(&k, message.as_bytes(), &signature).is_ok());
