@@ -3,6 +3,11 @@
 # Idempotent: does nothing when everything is already present.
 set -euo pipefail
 pkgs=(libclang-dev clang libpcre2-dev libssl-dev zlib1g-dev pkg-config make perl openssl curl cmake)
+# The Debian package tests (root on Debian, t/deb*.t): lintian, and mmdebstrap for the chroots
+# of other releases (scripts/build-deb.sh CODENAME, t/deb_trixie.t).
+if [ "$(id -u)" -eq 0 ] && grep -qs '^ID=debian' /etc/os-release && [ -z "${AUTH_JWT_SKIP_DEB:-}" ]; then
+  pkgs+=(mmdebstrap lintian)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
