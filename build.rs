@@ -23,8 +23,9 @@ fn main() {
         println!("cargo::rerun-if-env-changed=DEP_NGINX_{var}");
     }
     // nginx 1.23.0 made header lines linked lists (`ngx_table_elt_t.next`, `headers_in.cookie`,
-    // new `ngx_http_parse_multi_header_lines` signature). `cfg(nginx1_23_0)` selects that API;
-    // without it the code must use the 1.22 one (Debian bookworm's nginx, scripts/build-deb.sh).
+    // new `ngx_http_parse_multi_header_lines` signature). `cfg(nginx1_23_0)` selects that API,
+    // without it the 1.22 one (Debian 12's nginx); both live in src/compat.rs only. Nothing the
+    // module uses changed between 1.23 and 1.28 (Debian 13's 1.26.3, the vendored 1.28.3).
     println!("cargo::rustc-check-cfg=cfg(nginx1_23_0)");
     let version = env::var("DEP_NGINX_VERSION_NUMBER").ok();
     if version

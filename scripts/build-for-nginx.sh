@@ -26,6 +26,10 @@
 #   NGINX_BINARY      optional path of the target nginx: its version and module signature are
 #                     compared with the built module and the script fails on a mismatch
 #   SKIP_INSTALL_DEPS=1  don't run scripts/install-deps.sh (libclang etc.)
+#   NGINX_CHROOT      a root file system of the target's distribution release holding
+#                     NGINX_SRC_DIR (scripts/build-deb.sh for another release): configure runs
+#                     in it (its compiler and libraries) and bindgen reads its system headers
+#                     (--sysroot); the Rust code is compiled and linked on the host
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -35,6 +39,11 @@ die() { echo "build-for-nginx: $*" >&2; exit 1; }
 [ -f "$1/src/core/nginx.h" ] || die "$1 is not an nginx source tree (no src/core/nginx.h)"
 src=$(cd "$1" && pwd -P)
 shift
+chroot_dir=
+if [ -n "${NGINX_CHROOT:-}" ]; then
+  chroot_dir=$(cd "$NGINX_CHROOT" && pwd -P)
+  case "$src" in "$chroot_dir"/*) ;; *) die "$src is not inside NGINX_CHROOT $chroot_dir" ;; esac
+fi
 version=$(sed -n 's/^#define NGINX_VERSION  *"\(.*\)"/\1/p' "$src/src/core/nginx.h")
 [ -n "$version" ] || die "cannot read NGINX_VERSION from $src/src/core/nginx.h"
 
@@ -66,7 +75,12 @@ if [ $# -gt 0 ]; then
     echo "build-for-nginx: configuring nginx $version in $src"
     # release tarballs have ./configure, a checkout of the nginx repository auto/configure
     configure=./configure; [ -x "$src/configure" ] || configure=auto/configure
-    (cd "$src" && $configure "${args[@]}") > "$src/.auth_jwt_rs_configure.log" 2>&1 \
+    if [ -n "$chroot_dir" ]; then
+      chroot "$chroot_dir" /bin/sh -c 'cd "$1" && shift && exec "$@"' sh "${src#"$chroot_dir"}" \
+        $configure "${args[@]}"
+    else
+      (cd "$src" && $configure "${args[@]}")
+    fi > "$src/.auth_jwt_rs_configure.log" 2>&1 \
       || { tail -20 "$src/.auth_jwt_rs_configure.log" >&2; die "configure failed (log: $src/.auth_jwt_rs_configure.log)"; }
     printf '%s\n' "$want" > "$stamp"
   else
@@ -84,6 +98,9 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target/nginx-$version}
 case "$CARGO_TARGET_DIR" in /*) ;; *) CARGO_TARGET_DIR=$root/$CARGO_TARGET_DIR ;; esac
 out=${OUT_DIR_SO:-build/nginx-$version}
 echo "build-for-nginx: building against $src (build dir $builddir), target dir $CARGO_TARGET_DIR"
+# With a chroot, bindgen parses nginx's headers with the chroot's libc/OpenSSL/PCRE2 headers,
+# the ones its configure saw (struct layouts must match the target's nginx).
+if [ -n "$chroot_dir" ]; then export BINDGEN_EXTRA_CLANG_ARGS="--sysroot=$chroot_dir"; fi
 NGINX_SOURCE_DIR=$src NGINX_BUILD_DIR=$builddir \
   cargo build --release --no-default-features --features export-modules -p ngx_http_auth_jwt_rs
 

@@ -4,6 +4,11 @@
 set -euo pipefail
 pkgs=(libclang-dev clang libpcre2-dev libssl-dev zlib1g-dev pkg-config make perl openssl curl cmake
   chromium)
+# The Debian package tests (root on Debian, t/deb*.t): lintian, and mmdebstrap for the chroots
+# of other releases (scripts/build-deb.sh CODENAME, t/deb_trixie.t).
+if [ "$(id -u)" -eq 0 ] && grep -qs '^ID=debian' /etc/os-release && [ -z "${AUTH_JWT_SKIP_DEB:-}" ]; then
+  pkgs+=(mmdebstrap lintian)
+fi
 missing=()
 # Node.js >= 20 and npm for t/node (oidc-provider, playwright-core): Debian's packages only when
 # there is no node/npm at all, so a Node.js installed otherwise is kept (bookworm's own nodejs

@@ -9,13 +9,16 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== unit tests (auth_jwt_core)"
 cargo test -p auth_jwt_core
-if [ "$(id -u)" -eq 0 ] && grep -qs '^VERSION_CODENAME=bookworm' /etc/os-release \
-  && [ -z "${AUTH_JWT_SKIP_DEB:-}" ]; then
-  # The Debian package's release/LTO build (t/deb.t) runs here, before prove, so that it never
-  # competes with the e2e tests for the CPU; t/deb.t then only repackages. A failure is reported
-  # by t/deb.t.
-  echo "== Debian package (scripts/build-deb.sh, for t/deb.t)"
-  ./scripts/build-deb.sh || echo "scripts/build-deb.sh failed; t/deb.t will report it"
+if [ "$(id -u)" -eq 0 ] && grep -qs '^ID=debian' /etc/os-release && [ -z "${AUTH_JWT_SKIP_DEB:-}" ]; then
+  # The Debian packages' release/LTO builds (t/deb.t: bookworm, on bookworm only; t/deb_trixie.t:
+  # trixie, in a chroot) run here, before prove, so that they never compete with the e2e tests
+  # for the CPU; the tests then only repackage. A failure is reported by the tests.
+  releases=(trixie)
+  grep -qs '^VERSION_CODENAME=bookworm' /etc/os-release && releases=(bookworm trixie)
+  for release in "${releases[@]}"; do
+    echo "== Debian package for $release (scripts/build-deb.sh $release, for t/deb*.t)"
+    ./scripts/build-deb.sh "$release" || echo "scripts/build-deb.sh $release failed; t/deb*.t will report it"
+  done
 fi
 echo "== end-to-end tests (t/)"
 prove -j2 t/

@@ -6,9 +6,8 @@ use std::ffi::c_void;
 
 use ngx::ffi::{
     ngx_http_post_subrequest_t, ngx_http_request_body_t, ngx_http_request_t, ngx_http_subrequest,
-    ngx_int_t, ngx_list_push, ngx_pcalloc, ngx_str_t, ngx_table_elt_t, ngx_uint_t, NGX_AGAIN,
-    NGX_ERROR, NGX_HTTP_FORBIDDEN, NGX_HTTP_SUBREQUEST_WAITED, NGX_HTTP_UNAUTHORIZED, NGX_LOG_ERR,
-    NGX_OK,
+    ngx_int_t, ngx_pcalloc, ngx_str_t, ngx_uint_t, NGX_AGAIN, NGX_ERROR, NGX_HTTP_FORBIDDEN,
+    NGX_HTTP_SUBREQUEST_WAITED, NGX_HTTP_UNAUTHORIZED, NGX_LOG_ERR, NGX_OK,
 };
 
 use crate::conf::FallbackVar;
@@ -119,30 +118,6 @@ fn copy_challenge(r: *mut ngx_http_request_t, sr: *mut ngx_http_request_t) -> Op
         if h.is_null() && !(*sr).upstream.is_null() {
             h = (*(*sr).upstream).headers_in.www_authenticate;
         }
-        // nginx < 1.23 keeps a single WWW-Authenticate element (no `next` chain).
-        #[cfg(not(nginx1_23_0))]
-        if !h.is_null() {
-            let ho = ngx_list_push(&mut (*r).headers_out.headers) as *mut ngx_table_elt_t;
-            if ho.is_null() {
-                return None;
-            }
-            *ho = *h;
-            (*r).headers_out.www_authenticate = ho;
-        }
-        #[cfg(nginx1_23_0)]
-        let mut link: *mut *mut ngx_table_elt_t = &mut (*r).headers_out.www_authenticate;
-        #[cfg(nginx1_23_0)]
-        while !h.is_null() {
-            let ho = ngx_list_push(&mut (*r).headers_out.headers) as *mut ngx_table_elt_t;
-            if ho.is_null() {
-                return None;
-            }
-            *ho = *h;
-            (*ho).next = std::ptr::null_mut();
-            *link = ho;
-            link = &mut (*ho).next;
-            h = (*h).next;
-        }
+        crate::compat::copy_header_chain(r, h, &mut (*r).headers_out.www_authenticate)
     }
-    Some(())
 }

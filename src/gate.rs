@@ -469,10 +469,7 @@ fn push_header_out(
             return None;
         }
         (*h).hash = 1;
-        #[cfg(nginx1_23_0)]
-        {
-            (*h).next = std::ptr::null_mut();
-        }
+        crate::compat::end_chain(h);
         (*h).key = key;
         (*h).value = v;
         (*h).lowcase_key = std::ptr::null_mut();

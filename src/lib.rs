@@ -17,6 +17,7 @@ use ngx::http::{HttpModule, HttpModuleLocationConf, HttpModuleMainConf, Merge, N
 use ngx::ngx_string;
 
 mod cache;
+mod compat;
 mod conf;
 mod ctx;
 mod endpoint;

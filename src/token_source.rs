@@ -3,10 +3,7 @@
 //! Sources are tried in order and the first one that yields a non-empty value is THE token: a
 //! bad token in one source never falls back to another.
 
-use ngx::ffi::{
-    ngx_http_arg, ngx_http_complex_value, ngx_http_parse_multi_header_lines, ngx_http_request_t,
-    ngx_str_t,
-};
+use ngx::ffi::{ngx_http_arg, ngx_http_complex_value, ngx_http_request_t, ngx_str_t};
 
 use auth_jwt_core::credentials::bearer_credentials;
 
@@ -34,29 +31,7 @@ fn from_source<'r>(r: *mut ngx_http_request_t, source: &Source) -> Option<&'r [u
                 bearer_credentials(bytes(&(*h).value))
             }
             Source::Cookie(name) => {
-                let mut name = *name;
-                let mut value = ngx_str_t {
-                    len: 0,
-                    data: std::ptr::null_mut(),
-                };
-                #[cfg(nginx1_23_0)]
-                let found = !ngx_http_parse_multi_header_lines(
-                    r,
-                    (*r).headers_in.cookie,
-                    &mut name,
-                    &mut value,
-                )
-                .is_null();
-                // nginx < 1.23: cookies is an array; NGX_DECLINED when the cookie is absent.
-                #[cfg(not(nginx1_23_0))]
-                let found = ngx_http_parse_multi_header_lines(
-                    &mut (*r).headers_in.cookies,
-                    &mut name,
-                    &mut value,
-                ) != ngx::ffi::NGX_DECLINED as ngx::ffi::ngx_int_t;
-                if !found {
-                    return None;
-                }
+                let value = crate::compat::cookie(r, name)?;
                 non_empty(bytes_static(&value))
             }
             Source::Header(name) => {
