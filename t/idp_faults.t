@@ -38,27 +38,9 @@ sub bearer { (Authorization => "Bearer $_[0]") }
 #   redirect: 302            big: a 40 KB key set      gzip: gzip when asked for it
 #   good: the key set, unless DIR/down exists (then it closes at once)
 
-my @IDP;
-
 sub start_idp {
     my ($dir, $port) = @_;
-    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Proto => 'tcp',
-        Listen => 128, ReuseAddr => 1) or die "idp: cannot listen on $port: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid) { close $srv; push @IDP, $pid; return }
-    $SIG{CHLD} = 'IGNORE';
-    $SIG{TERM} = sub { kill 'TERM', -$$; POSIX::_exit(0) };
-    POSIX::setpgid(0, 0);
-    while (1) {
-        my $c = $srv->accept or next;
-        my $k = fork;
-        if (defined $k && $k == 0) {
-            close $srv;
-            idp_handle($c, $dir);
-            POSIX::_exit(0);
-        }
-        close $c;
-    }
+    return AuthJwt::Test::raw_server($port, sub { idp_handle($_[0], $dir) });
 }
 
 sub idp_handle {
@@ -112,8 +94,6 @@ sub idp_handle {
     else { $send->('404 Not Found', 'text/plain', "no\n") }
     close $c;
 }
-
-END { kill 'TERM', $_ for @IDP; waitpid($_, 0) for @IDP }
 
 sub idp_conns {
     my ($t, $mode) = @_;

@@ -35,30 +35,9 @@ sub bearer { (Authorization => "Bearer $_[0]") }
 # anything else the JWKS. Every request is appended to DIR/requests.log:
 #   === PATH\n<request head>\n--- body <received>/<declared>\n<body>\n=== end\n
 
-my @IDP;
-
 sub start_idp {
     my ($dir, $port) = @_;
-    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Proto => 'tcp',
-        Listen => 128, ReuseAddr => 1) or die "idp: cannot listen on $port: $!";
-    my $pid = fork // die "fork: $!";
-    if ($pid) {
-        close $srv;
-        push @IDP, $pid;
-        return $pid;
-    }
-    $SIG{CHLD} = 'IGNORE';
-    $SIG{TERM} = sub { POSIX::_exit(0) };
-    while (1) {
-        my $c = $srv->accept or next;
-        my $k = fork;
-        if (defined $k && $k == 0) {
-            close $srv;
-            idp_handle($c, $dir);
-            POSIX::_exit(0);
-        }
-        close $c;
-    }
+    return AuthJwt::Test::raw_server($port, sub { idp_handle($_[0], $dir) });
 }
 
 sub idp_handle {
@@ -99,14 +78,6 @@ sub idp_handle {
     close $c;
 }
 
-sub stop_idps {
-    for my $pid (@IDP) {
-        kill 'TERM', $pid;
-        waitpid $pid, 0;
-    }
-    @IDP = ();
-}
-END { stop_idps() }
 
 # idp_requests($t, PATH): the recorded requests for PATH, each { head, body, declared }
 sub idp_requests {
@@ -318,5 +289,5 @@ for my $case (['cred', '/fast/cred'], ['cred-nocl', '/fast/cred-nocl']) {
 }
 
 $t->finish;
-stop_idps();
+AuthJwt::Test::stop_raw_servers();
 done_testing;

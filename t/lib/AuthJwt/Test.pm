@@ -397,6 +397,48 @@ sub conftest {
     return ($rc == 0, $out);
 }
 
+# raw_server(PORT, HANDLER): a misbehaving-on-purpose TCP server on 127.0.0.1:PORT for tests
+# (an identity provider, say). It runs in its own process group and forks one process per
+# connection, which calls HANDLER(socket) and exits; so a handler may sleep or hang without
+# holding up the others. Everything it started is killed at END (or by stop_raw_servers).
+my @RAW;
+
+sub raw_server {
+    my ($port, $handler) = @_;
+    my $srv = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Proto => 'tcp',
+        Listen => 128, ReuseAddr => 1) or die "raw_server: cannot listen on $port: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid) {
+        close $srv;
+        push @RAW, $pid;
+        return $pid;
+    }
+    POSIX::setpgid(0, 0);
+    $SIG{CHLD} = 'IGNORE';
+    $SIG{TERM} = sub { kill 'TERM', -$$; POSIX::_exit(0) };
+    while (1) {
+        my $c = $srv->accept or next;
+        my $k = fork;
+        if (defined $k && $k == 0) {
+            close $srv;
+            $SIG{TERM} = 'DEFAULT';
+            binmode $c;
+            $handler->($c);
+            close $c;
+            POSIX::_exit(0);
+        }
+        close $c;
+    }
+}
+
+sub stop_raw_servers {
+    for my $pid (@RAW) {
+        kill 'TERM', $pid;
+        waitpid $pid, 0;
+    }
+    @RAW = ();
+}
+
 sub DESTROY {
     my ($self) = @_;
     local ($?, $!, $@);
@@ -408,6 +450,7 @@ END {
     for my $t (grep { defined } @LIVE) {
         $t->stop if $t->{running};
     }
+    stop_raw_servers();
 }
 
 ###############################################################################################
