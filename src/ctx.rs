@@ -14,6 +14,7 @@ use ngx::http::HttpModule;
 
 use crate::conf::Gate;
 use crate::gate::Decision;
+use crate::util::Cleanup;
 use crate::Module;
 
 /// `$jwt_status` values (SPEC §5).
@@ -100,8 +101,6 @@ impl Ctx {
     }
 }
 
-type Cleanup = unsafe extern "C" fn(*mut c_void);
-
 /// The one pointer value written into, and compared with, pool cleanup records.
 static DROP_CTX: Cleanup = drop_ctx;
 
@@ -163,20 +162,8 @@ unsafe fn scan<'a>(
     pick: impl Fn(*mut ngx_http_request_t) -> bool,
 ) -> Option<&'a mut Ctx> {
     unsafe {
-        let mut c = (*(*r).pool).cleanup;
-        while !c.is_null() {
-            if (*c)
-                .handler
-                .is_some_and(|h| std::ptr::fn_addr_eq(h, DROP_CTX))
-            {
-                let ctx = (*c).data as *mut Ctx;
-                if pick((*ctx).owner) {
-                    return Some(&mut *ctx);
-                }
-            }
-            c = (*c).next;
-        }
-        None
+        crate::util::find_cleanup::<Ctx>((*r).pool, DROP_CTX, |ctx| pick((*ctx).owner))
+            .map(|ctx| &mut *ctx)
     }
 }
 

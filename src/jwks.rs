@@ -35,7 +35,7 @@ use ngx::ffi::{
 };
 
 use crate::keyzone::{FetchState, KeyZone, Slot};
-use crate::util::{self, bytes};
+use crate::util::{self, bytes, Cleanup};
 
 /// Largest JWKS document accepted.
 pub const MAX_JWKS_LEN: usize = 1024 * 1024;
@@ -480,13 +480,15 @@ impl KeySource {
     /// Without `r` (a variable read before the access phase) nothing is fetched, and `Wait`
     /// means "not decided yet".
     pub fn keys(&self, r: Option<*mut ngx_http_request_t>, now: u64, refetch: bool) -> Keys {
-        if let Some(r) = r.filter(|_| !self.remotes.is_empty()) {
-            // Resumed by some other event (nginx runs the phases again when the client's
-            // connection becomes writable, for example) while still waiting: keep waiting.
-            // SAFETY: waiters live in the request's pool.
-            if Waiter::find(r).is_some_and(|w| unsafe { !(*w).waiting_on.is_empty() }) {
-                return Keys::Wait;
-            }
+        // The request's waiter, looked up once (created only when the request first waits).
+        let mut waiter = r
+            .filter(|_| !self.remotes.is_empty())
+            .and_then(Waiter::find);
+        // Resumed by some other event (nginx runs the phases again when the client's
+        // connection becomes writable, for example) while still waiting: keep waiting.
+        // SAFETY: waiters live in the request's pool.
+        if waiter.is_some_and(|w| unsafe { !(*w).waiting_on.is_empty() }) {
+            return Keys::Wait;
         }
         let mut wait = false;
         for remote in &self.remotes {
@@ -500,7 +502,7 @@ impl KeySource {
                 wait |= !have;
                 continue;
             };
-            if need_wait(r, remote, now, need_now, refetch && have) {
+            if need_wait(r, &mut waiter, remote, now, need_now, refetch && have) {
                 wait = true;
             }
         }
@@ -539,15 +541,16 @@ impl KeySource {
 }
 
 /// Starts a fetch of `remote` if one is due and allowed, and registers `r` as a waiter when
-/// it needs the result (`need_now`) and may still wait. Returns whether `r` waits.
+/// it needs the result (`need_now`) and may still wait. Returns whether `r` waits. `waiter`
+/// is the request's waiter, if it has one yet (created here when needed).
 fn need_wait(
     r: *mut ngx_http_request_t,
+    waiter: &mut Option<*mut Waiter>,
     remote: &Rc<Remote>,
     now: u64,
     need_now: bool,
     refetch: bool,
 ) -> bool {
-    let waiter = Waiter::find(r);
     // SAFETY: waiters live in the request's pool.
     let may_wait = need_now && waiter.is_none_or(|w| unsafe { (*w).may_wait() });
     let started_here = waiter.is_some_and(|w| unsafe { (*w).started(remote) });
@@ -565,7 +568,7 @@ fn need_wait(
     let busy = match begin {
         Begin::Go => match start_fetch(r, remote) {
             Ok(()) => {
-                if let Some(w) = Waiter::get_or_create(r) {
+                if let Some(w) = Waiter::get_or_create(r, waiter) {
                     // SAFETY: as above.
                     unsafe { (*w).started.push(Rc::as_ptr(remote)) };
                 }
@@ -591,7 +594,7 @@ fn need_wait(
     if !(busy && may_wait) {
         return false;
     }
-    let Some(w) = Waiter::get_or_create(r) else {
+    let Some(w) = Waiter::get_or_create(r, waiter) else {
         return false;
     };
     // SAFETY: as above.
@@ -986,7 +989,6 @@ unsafe extern "C" fn drop_waiter(data: *mut c_void) {
     }
 }
 
-type Cleanup = unsafe extern "C" fn(*mut c_void);
 /// The one pointer value written into, and compared with, waiter cleanup records.
 static DROP_WAITER: Cleanup = drop_waiter;
 
@@ -998,27 +1000,16 @@ fn now_ms() -> u64 {
 impl Waiter {
     /// The waiter of `r`, if it has one.
     fn find(r: *mut ngx_http_request_t) -> Option<*mut Waiter> {
-        // SAFETY: walks r's pool cleanups; ours are recognised by their handler.
-        unsafe {
-            let mut c = (*(*r).pool).cleanup;
-            while !c.is_null() {
-                if (*c)
-                    .handler
-                    .is_some_and(|h| std::ptr::fn_addr_eq(h, DROP_WAITER))
-                {
-                    let w = (*c).data as *mut Waiter;
-                    if (*w).r == r {
-                        return Some(w);
-                    }
-                }
-                c = (*c).next;
-            }
-        }
-        None
+        // SAFETY: r is live; records with DROP_WAITER hold a Waiter.
+        unsafe { util::find_cleanup::<Waiter>((*r).pool, DROP_WAITER, |w| (*w).r == r) }
     }
 
-    fn get_or_create(r: *mut ngx_http_request_t) -> Option<*mut Waiter> {
-        if let Some(w) = Waiter::find(r) {
+    /// `known`, or a new waiter for `r` (then remembered in `known`).
+    fn get_or_create(
+        r: *mut ngx_http_request_t,
+        known: &mut Option<*mut Waiter>,
+    ) -> Option<*mut Waiter> {
+        if let Some(w) = *known {
             return Some(w);
         }
         // SAFETY: the record owns a Waiter-sized block in the request pool.
@@ -1042,6 +1033,7 @@ impl Waiter {
             (*w).ev.data = r.cast();
             (*w).ev.handler = Some(wake);
             (*w).ev.log = (*(*r).connection).log;
+            *known = Some(w);
             Some(w)
         }
     }

@@ -105,6 +105,38 @@ pub fn guard<T>(log_ptr: *mut ngx_log_t, on_panic: T, f: impl FnOnce() -> T) -> 
     }
 }
 
+/// A pool cleanup handler.
+pub type Cleanup = unsafe extern "C" fn(*mut c_void);
+
+/// The data of the newest cleanup record of `pool` whose handler is `handler` and whose data
+/// satisfies `pick`. The module keeps per-request state in such records (they survive internal
+/// redirects, and their handler drops the state with the request).
+///
+/// # Safety
+/// `pool` must be live, and every record with `handler` must hold a `T`.
+pub unsafe fn find_cleanup<T>(
+    pool: *mut ngx_pool_t,
+    handler: Cleanup,
+    pick: impl Fn(*mut T) -> bool,
+) -> Option<*mut T> {
+    unsafe {
+        let mut c = (*pool).cleanup;
+        while !c.is_null() {
+            if (*c)
+                .handler
+                .is_some_and(|h| std::ptr::fn_addr_eq(h, handler))
+            {
+                let data = (*c).data as *mut T;
+                if pick(data) {
+                    return Some(data);
+                }
+            }
+            c = (*c).next;
+        }
+        None
+    }
+}
+
 /// `conf` pointer cast used by directive setters.
 ///
 /// # Safety
