@@ -2,34 +2,29 @@
 //! `auth_jwt_core::cache::TokenCache`.
 //!
 //! One cache serves the whole worker. Its size is the largest `auth_jwt_rs_cache N` of the
-//! configuration (or the default); `auth_jwt_rs_cache off` stops a location from using it.
+//! configuration (kept in the main configuration) or the default; `auth_jwt_rs_cache off` stops
+//! a location from using it. The cache holds run-time state only: a verdict counts only under
+//! the key set that produced it, whatever the configuration.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 
 use auth_jwt_core::cache::{TokenCache, DEFAULT_CAPACITY};
 
 thread_local! {
-    /// The largest explicit `auth_jwt_rs_cache N` of the configuration, if any.
-    static CAPACITY: Cell<Option<usize>> = const { Cell::new(None) };
-    static CACHE: RefCell<Option<TokenCache>> = const { RefCell::new(None) };
+    static CACHE: RefCell<Option<(usize, TokenCache)>> = const { RefCell::new(None) };
 }
 
-/// Starts a new configuration's sizing (preconfiguration).
-pub fn reset_capacity() {
-    CAPACITY.with(|c| c.set(None));
-}
-
-/// Records an explicit `auth_jwt_rs_cache N`; the largest wins.
-pub fn want_capacity(n: usize) {
-    CAPACITY.with(|c| c.set(Some(c.get().map_or(n, |m| m.max(n)))));
-}
-
-/// Runs `f` with this worker's cache, created on first use.
-pub fn with<T>(f: impl FnOnce(&mut TokenCache) -> T) -> T {
+/// Runs `f` with this worker's cache, created on first use with `capacity` entries (or the
+/// default); a different capacity (another configuration, in a single-process nginx) starts
+/// a new cache.
+pub fn with<T>(capacity: Option<usize>, f: impl FnOnce(&mut TokenCache) -> T) -> T {
+    let cap = capacity.unwrap_or(DEFAULT_CAPACITY);
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        let cap = CAPACITY.with(Cell::get).unwrap_or(DEFAULT_CAPACITY);
-        let cache = c.get_or_insert_with(|| TokenCache::new(cap));
+        if c.as_ref().is_some_and(|(n, _)| *n != cap) {
+            *c = None;
+        }
+        let (_, cache) = c.get_or_insert_with(|| (cap, TokenCache::new(cap)));
         f(cache)
     })
 }

@@ -12,6 +12,7 @@ use ngx::ffi::{
     ngx_http_parse_multi_header_lines, ngx_http_request_t, ngx_list_push, ngx_str_t,
     ngx_table_elt_t,
 };
+use ngx::http::Request;
 
 /// Ends `h`'s header chain (nginx < 1.23 has none).
 ///
@@ -85,16 +86,15 @@ unsafe fn push_copy(
 }
 
 /// The value of the request's cookie `name` (first occurrence), in the request's header buffers.
-///
-/// # Safety
-/// `r` is a live request whose headers have been parsed.
-pub unsafe fn cookie(r: *mut ngx_http_request_t, name: &ngx_str_t) -> Option<ngx_str_t> {
+pub fn cookie(r: &Request, name: &ngx_str_t) -> Option<ngx_str_t> {
+    // nginx only reads the request here; its API is declared `*mut`.
+    let r = std::ptr::from_ref(r.as_ref()).cast_mut();
     let mut name = *name;
     let mut value = ngx_str_t {
         len: 0,
         data: std::ptr::null_mut(),
     };
-    // SAFETY: guaranteed by the caller; nginx only reads the headers and `name`.
+    // SAFETY: r is live with parsed headers; nginx only reads them and `name`.
     #[cfg(nginx1_23_0)]
     let found = unsafe {
         !ngx_http_parse_multi_header_lines(r, (*r).headers_in.cookie, &mut name, &mut value)

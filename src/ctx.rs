@@ -3,47 +3,26 @@
 //! nginx wipes module contexts on internal redirects (`error_page`, `try_files`, named locations)
 //! while keeping the request pool, so the context lives in a pool cleanup record: it is found
 //! again after a redirect, and its `Drop` runs when the request ends.
+//!
+//! Accessors hand out `&Ctx` borrowed from the request; every field has interior mutability
+//! (`Cell`, or a `RefCell` borrowed only inside one method), so a variable getter that runs in
+//! the middle of a decision (`auth_jwt_rs_token $jwt_status;`) never meets a second `&mut`.
 
+use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::ptr;
 use std::rc::Rc;
 
+use auth_jwt_core::outcome::{Decision, JwtReason, JwtStatus};
 use auth_jwt_core::verify::Verified;
 use ngx::ffi::{ngx_http_request_t, ngx_pool_cleanup_add};
-use ngx::http::HttpModule;
+use ngx::http::{HttpModule, Request};
 
-use crate::conf::Gate;
-use crate::gate::Decision;
-use crate::util::Cleanup;
-use crate::Module;
-
-/// `$jwt_status` values (SPEC §5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JwtStatus {
-    Ok,
-    Missing,
-    Invalid,
-    Forbidden,
-    FallbackOk,
-    FallbackDenied,
-    Error,
-}
-
-impl JwtStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JwtStatus::Ok => "ok",
-            JwtStatus::Missing => "missing",
-            JwtStatus::Invalid => "invalid",
-            JwtStatus::Forbidden => "forbidden",
-            JwtStatus::FallbackOk => "fallback_ok",
-            JwtStatus::FallbackDenied => "fallback_denied",
-            JwtStatus::Error => "error",
-        }
-    }
-}
+use crate::conf::{Gate, Module};
+use crate::util::{find_cleanup, Cleanup};
 
 /// Progress of the `auth_jwt_rs_fallback` subrequest.
+#[derive(Clone, Copy)]
 pub enum Fallback {
     /// Started; the access handler waits for it.
     InFlight,
@@ -55,49 +34,102 @@ pub enum Fallback {
 }
 
 pub struct Ctx {
-    owner: *mut ngx_http_request_t,
+    /// The request this context belongs to (compared, and read only in `find`).
+    owner: *const ngx_http_request_t,
     /// `r->uri_changes` when the decision was made: nginx decrements it on every internal
     /// redirect, so a different value means the request has moved to another location.
-    generation: u32,
-    pub status: Option<JwtStatus>,
-    pub reason: Option<&'static str>,
-    pub verified: Option<Rc<Verified>>,
+    generation: Cell<u32>,
+    status: Cell<Option<JwtStatus>>,
+    reason: Cell<Option<JwtReason>>,
+    verified: RefCell<Option<Rc<Verified>>>,
     /// The authentication outcome and the location (its gate) it was reached for.
-    pub authenticated: Option<(*const Gate, Decision)>,
-    pub fallback: Option<Fallback>,
+    authenticated: Cell<Option<(*const Gate, Decision)>>,
+    fallback: Cell<Option<Fallback>>,
     /// An unknown-kid key refetch was already tried for this request.
-    pub key_refetched: bool,
+    key_refetched: Cell<bool>,
     /// `auth_jwt_rs_fallback_set` results: (variable index, value).
-    pub fallback_values: Vec<(usize, Vec<u8>)>,
+    fallback_values: RefCell<Vec<(usize, Vec<u8>)>>,
 }
 
 impl Ctx {
-    /// Forgets any earlier decision (the gate runs again, e.g. after an internal redirect).
-    pub fn reset(&mut self) {
-        // SAFETY: owner is the live request this context belongs to.
-        self.generation = unsafe { (*self.owner).uri_changes() };
-        self.status = None;
-        self.reason = None;
-        self.verified = None;
-        self.authenticated = None;
-        self.fallback = None;
-        self.fallback_values.clear();
+    /// Forgets any earlier decision (the gate runs again, e.g. after an internal redirect);
+    /// the unknown-kid refetch stays spent for the whole request.
+    pub fn reset(&self, r: &Request) {
+        self.generation.set(r.as_ref().uri_changes());
+        self.clear_outcome();
+        self.verified.replace(None);
+        self.authenticated.set(None);
+        self.fallback.set(None);
+        self.fallback_values.borrow_mut().clear();
+    }
+
+    pub fn status(&self) -> Option<JwtStatus> {
+        self.status.get()
+    }
+
+    pub fn reason(&self) -> Option<JwtReason> {
+        self.reason.get()
+    }
+
+    /// Records the outcome shown by `$jwt_status` and `$jwt_reason`.
+    pub fn set_outcome(&self, status: JwtStatus, reason: Option<JwtReason>) {
+        self.status.set(Some(status));
+        self.reason.set(reason);
+    }
+
+    /// Leaves no trace of a decision not made yet.
+    pub fn clear_outcome(&self) {
+        self.status.set(None);
+        self.reason.set(None);
+    }
+
+    /// The verified token, if the gate accepted one.
+    pub fn verified(&self) -> Option<Rc<Verified>> {
+        self.verified.borrow().clone()
+    }
+
+    pub fn set_verified(&self, v: Rc<Verified>) {
+        self.verified.replace(Some(v));
+    }
+
+    pub fn authenticated(&self) -> Option<(*const Gate, Decision)> {
+        self.authenticated.get()
+    }
+
+    pub fn set_authenticated(&self, gate: &Gate, d: Decision) {
+        self.authenticated.set(Some((gate, d)));
+    }
+
+    pub fn fallback(&self) -> Option<Fallback> {
+        self.fallback.get()
+    }
+
+    pub fn set_fallback(&self, f: Fallback) {
+        self.fallback.set(Some(f));
+    }
+
+    pub fn key_refetched(&self) -> bool {
+        self.key_refetched.get()
+    }
+
+    pub fn set_key_refetched(&self) {
+        self.key_refetched.set(true);
+    }
+
+    pub fn set_fallback_values(&self, values: Vec<(usize, Vec<u8>)>) {
+        self.fallback_values.replace(values);
     }
 
     /// Whether the fallback subrequest, not a JWT, decided this request.
     pub fn by_fallback(&self) -> bool {
-        matches!(
-            self.status,
-            Some(JwtStatus::FallbackOk | JwtStatus::FallbackDenied)
-        )
+        self.status.get().is_some_and(JwtStatus::by_fallback)
     }
 
-    /// The `auth_jwt_rs_fallback_set` value of variable `index`, if the fallback set it.
-    pub fn fallback_value(&self, index: usize) -> Option<&[u8]> {
-        self.fallback_values
-            .iter()
-            .find(|(i, _)| *i == index)
-            .map(|(_, v)| v.as_slice())
+    /// `f` applied to the `auth_jwt_rs_fallback_set` value of variable `index`, if the
+    /// fallback set it.
+    pub fn with_fallback_value<T>(&self, index: usize, f: impl FnOnce(&[u8]) -> T) -> Option<T> {
+        let values = self.fallback_values.borrow();
+        values.iter().find(|(i, _)| *i == index).map(|(_, v)| f(v))
     }
 }
 
@@ -109,92 +141,79 @@ unsafe extern "C" fn drop_ctx(data: *mut c_void) {
     unsafe { ptr::drop_in_place(data.cast::<Ctx>()) }
 }
 
-fn slot(r: *mut ngx_http_request_t) -> *mut *mut c_void {
-    // SAFETY: r->ctx has one slot per HTTP module; our ctx_index is valid after init.
-    unsafe { (*r).ctx.add(Module::module().ctx_index) }
-}
-
 /// The context of `r` if its decision was made in the current location, i.e. not before an
 /// internal redirect (decisions are per location; variables keep the last one).
-pub fn current<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
-    // SAFETY: r is live.
-    let generation = unsafe { (*r).uri_changes() };
-    own(r).filter(|c| c.generation == generation && c.status.is_some())
+pub fn current(r: &Request) -> Option<&Ctx> {
+    let generation = r.as_ref().uri_changes();
+    own(r).filter(|c| c.generation.get() == generation && c.status.get().is_some())
 }
 
 /// The context `r` itself owns (also after an internal redirect wiped its module context).
-pub fn own<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
-    // SAFETY: the slot holds null or a Ctx we installed; the pool outlives every use.
-    unsafe {
-        let p = *slot(r) as *mut Ctx;
-        if !p.is_null() {
-            return Some(&mut *p);
-        }
-        let ctx = scan(r, |owner| owner == r)?;
-        *slot(r) = (ctx as *mut Ctx).cast();
-        Some(ctx)
+pub fn own(r: &Request) -> Option<&Ctx> {
+    let module = Module::module();
+    if let Some(c) = r.get_module_ctx::<Ctx>(module) {
+        return Some(c);
     }
+    let me: *const ngx_http_request_t = r.into();
+    let ctx = scan(r, |owner| owner == me)?;
+    r.set_module_ctx(ptr::from_ref(ctx).cast_mut().cast(), module);
+    Some(ctx)
 }
 
 /// The context whose decision the variables of `r` show: its own, or for a main request that
 /// has none, the latest of an `auth_jwt_rs_verify` subrequest it made (so that the identity
 /// established through `auth_request` reads the same in the main request, e.g. after
 /// `auth_request_set $user $user`).
-pub fn find<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
+pub fn find(r: &Request) -> Option<&Ctx> {
     if let Some(c) = own(r) {
         return Some(c);
     }
-    // SAFETY: owners are requests of this pool, alive as long as it is.
-    unsafe {
-        if (*r).main != r {
-            return None;
-        }
-        scan(r, |owner| (*owner).main == r && (*owner).parent == r)
+    if !r.is_main() {
+        return None;
     }
+    let me: *const ngx_http_request_t = r.into();
+    scan(r, |owner| {
+        // SAFETY: owners are requests of this pool (subrequests share it), alive as long as
+        // the pool is.
+        unsafe { ptr::eq((*owner).main, me) && ptr::eq((*owner).parent, me) }
+    })
 }
 
 /// The newest context in `r`'s pool whose owner satisfies `pick`.
-///
-/// # Safety
-/// `r` must be live; `pick` receives live requests of the same pool.
-unsafe fn scan<'a>(
-    r: *mut ngx_http_request_t,
-    pick: impl Fn(*mut ngx_http_request_t) -> bool,
-) -> Option<&'a mut Ctx> {
-    unsafe {
-        crate::util::find_cleanup::<Ctx>((*r).pool, DROP_CTX, |ctx| pick((*ctx).owner))
-            .map(|ctx| &mut *ctx)
-    }
+fn scan(r: &Request, pick: impl Fn(*const ngx_http_request_t) -> bool) -> Option<&Ctx> {
+    // SAFETY: the pool is live; records with DROP_CTX hold a Ctx, which lives (and is only
+    // dropped) with the pool, so a shared borrow tied to `r` is valid.
+    unsafe { find_cleanup::<Ctx>(r.as_ref().pool, DROP_CTX, |ctx| pick((*ctx).owner)).map(|c| &*c) }
 }
 
 /// The context of `r`, created empty if there is none; `None` only when out of memory.
-pub fn get_or_create<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut Ctx> {
+pub fn get_or_create(r: &Request) -> Option<&Ctx> {
     if let Some(c) = own(r) {
         return Some(c);
     }
-    // SAFETY: the cleanup record owns a Ctx-sized block in the request pool.
-    unsafe {
-        let cln = ngx_pool_cleanup_add((*r).pool, std::mem::size_of::<Ctx>());
+    let ctx = Ctx {
+        owner: r.into(),
+        generation: Cell::new(r.as_ref().uri_changes()),
+        status: Cell::new(None),
+        reason: Cell::new(None),
+        verified: RefCell::new(None),
+        authenticated: Cell::new(None),
+        fallback: Cell::new(None),
+        key_refetched: Cell::new(false),
+        fallback_values: RefCell::new(Vec::new()),
+    };
+    // SAFETY: the cleanup record owns a Ctx-sized block in the request pool; its handler drops
+    // the Ctx with the pool, and nothing else frees it.
+    let p = unsafe {
+        let cln = ngx_pool_cleanup_add(r.as_ref().pool, std::mem::size_of::<Ctx>());
         if cln.is_null() {
             return None;
         }
-        let ctx = (*cln).data as *mut Ctx;
-        ptr::write(
-            ctx,
-            Ctx {
-                owner: r,
-                generation: (*r).uri_changes(),
-                status: None,
-                reason: None,
-                verified: None,
-                authenticated: None,
-                fallback: None,
-                key_refetched: false,
-                fallback_values: Vec::new(),
-            },
-        );
+        let p = (*cln).data as *mut Ctx;
+        ptr::write(p, ctx);
         (*cln).handler = Some(DROP_CTX);
-        *slot(r) = ctx.cast();
-        Some(&mut *ctx)
-    }
+        &*p
+    };
+    r.set_module_ctx(ptr::from_ref(p).cast_mut().cast(), Module::module());
+    Some(p)
 }

@@ -3,36 +3,59 @@
 //! forward-auth endpoint for other proxies. It answers 204, 401 or 403, and 500 only for a
 //! true server fault.
 
+use std::ffi::{c_char, c_void};
+
+use auth_jwt_core::outcome::Decision;
+use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::ffi::{
-    ngx_http_discard_request_body, ngx_http_finalize_request, ngx_http_request_t,
-    ngx_http_send_header, ngx_int_t, NGX_DONE, NGX_HTTP_NO_CONTENT, NGX_OK,
+    ngx_command_t, ngx_conf_t, ngx_http_finalize_request, ngx_http_request_t, ngx_int_t, NGX_DONE,
 };
-use ngx::http::HttpModuleLocationConf;
+use ngx::http::{HTTPStatus, HttpModuleLocationConf, NgxHttpCoreModule, Request};
 
-use crate::gate::{count_decision, decide, respond, Decision};
-use crate::util::{self, guard};
-use crate::Module;
+use crate::conf::{ConfPos, LocConf, Module, IS_DUPLICATE};
+use crate::decide::decide;
+use crate::respond::{count_decision, respond};
+use crate::util::{conf_mut, guard};
 
-pub unsafe extern "C" fn verify_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
-    let log = util::request_log(r);
-    guard(log, 500, || {
-        // SAFETY: nginx calls content handlers with a live request.
-        unsafe {
-            if (*r).main == r {
-                let rc = ngx_http_discard_request_body(r);
-                if rc != NGX_OK as ngx_int_t {
-                    return rc;
-                }
+/// `auth_jwt_rs_verify;` makes the location answer the gate's decision.
+pub extern "C" fn cmd_set_verify(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
+    // SAFETY: nginx calls setters with the configuration being parsed and our location conf.
+    let lc = unsafe { conf_mut::<LocConf>(conf) };
+    if lc.verify {
+        return IS_DUPLICATE;
+    }
+    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
+        return NGX_CONF_ERROR;
+    };
+    clcf.handler = Some(verify_handler);
+    lc.verify = true;
+    lc.verify_pos = Some(unsafe { ConfPos::of(cf) });
+    NGX_CONF_OK
+}
+
+unsafe extern "C" fn verify_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    // SAFETY: nginx calls content handlers with a live request, used by nothing else meanwhile.
+    let req = unsafe { Request::from_ngx_http_request(r) };
+    guard(req.log(), 500, || {
+        if req.is_main() {
+            let rc = req.discard_request_body();
+            if !rc.is_ok() {
+                return rc.into();
             }
         }
-        match verify(r) {
+        match verify(req) {
             Some(rc) => rc,
             None => {
-                // Waiting for keys: hold a reference until `verify_resume` finalizes.
-                unsafe {
-                    (*r).write_event_handler = Some(verify_resume);
-                    (*(*r).main).set_count((*(*r).main).count() + 1);
-                }
+                // Waiting for keys: hold a reference until `verify_resume` finalizes (what
+                // nginx's own handlers do with `r->main->count++`; ngx 0.5 has no wrapper).
+                let r = req.as_mut();
+                r.write_event_handler = Some(verify_resume);
+                // SAFETY: r->main is the live main request of r.
+                unsafe { (*r.main).set_count((*r.main).count() + 1) };
                 NGX_DONE as ngx_int_t
             }
         }
@@ -41,18 +64,21 @@ pub unsafe extern "C" fn verify_handler(r: *mut ngx_http_request_t) -> ngx_int_t
 
 /// Called when the keys this request waited for have arrived (or failed).
 unsafe extern "C" fn verify_resume(r: *mut ngx_http_request_t) {
-    let log = util::request_log(r);
-    let rc = guard(log, 500, || verify(r).unwrap_or(NGX_DONE as ngx_int_t));
+    // SAFETY: nginx calls write event handlers with a live request.
+    let req = unsafe { Request::from_ngx_http_request(r) };
+    let rc = guard(req.log(), 500, || {
+        verify(req).unwrap_or(NGX_DONE as ngx_int_t)
+    });
     if rc != NGX_DONE as ngx_int_t {
-        // SAFETY: r is live; this ends the content phase as the handler would have.
+        // SAFETY: r is live; this ends the content phase as the handler would have (ngx 0.5
+        // has no wrapper for ngx_http_finalize_request).
         unsafe { ngx_http_finalize_request(r, rc) };
     }
 }
 
 /// The handler's answer, or `None` while keys are being fetched.
-fn verify(r: *mut ngx_http_request_t) -> Option<ngx_int_t> {
-    let req = unsafe { ngx::http::Request::from_ngx_http_request(r) };
-    let Some(lc) = Module::location_conf(req) else {
+fn verify(r: &mut Request) -> Option<ngx_int_t> {
+    let Some(lc) = Module::location_conf(r) else {
         return Some(500);
     };
     let Some(gate) = lc.gate.as_deref() else {
@@ -67,13 +93,11 @@ fn verify(r: *mut ngx_http_request_t) -> Option<ngx_int_t> {
         Decision::Wait => return None,
         Decision::Allow => {
             count_decision(r);
-            // SAFETY: r is live; a header-only 204 is complete once the header is sent.
-            unsafe {
-                (*r).headers_out.status = NGX_HTTP_NO_CONTENT as usize;
-                (*r).headers_out.content_length_n = 0;
-                (*r).set_header_only(1);
-                ngx_http_send_header(r)
-            }
+            // A header-only 204 is complete once the header is sent.
+            r.set_status(HTTPStatus::NO_CONTENT);
+            r.set_content_length_n(0);
+            r.as_mut().set_header_only(1);
+            r.send_header().into()
         }
         d => respond(r, lc, d, false),
     })

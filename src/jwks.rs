@@ -25,67 +25,33 @@ use std::sync::Arc;
 
 use auth_jwt_core::keys::{parse_jwks, Key, KeySet};
 use ngx::ffi::{
-    ngx_buf_t, ngx_chain_t, ngx_current_msec, ngx_event_t, ngx_http_core_main_conf_t,
-    ngx_http_core_module, ngx_http_output_body_filter_pt, ngx_http_post_subrequest_t,
-    ngx_http_request_body_t, ngx_http_request_t, ngx_http_run_posted_requests, ngx_http_subrequest,
+    ngx_buf_t, ngx_chain_t, ngx_event_t, ngx_http_core_main_conf_t, ngx_http_core_module,
+    ngx_http_output_body_filter_pt, ngx_http_post_subrequest_t, ngx_http_request_body_t,
+    ngx_http_request_t, ngx_http_run_posted_requests, ngx_http_subrequest,
     ngx_http_top_body_filter, ngx_http_variable_value_t, ngx_int_t, ngx_list_init, ngx_pcalloc,
     ngx_pid, ngx_pool_cleanup_add, ngx_read_file, ngx_str_t, ngx_table_elt_t, ngx_uint_t,
     NGX_ERROR, NGX_HTTP_GATEWAY_TIME_OUT, NGX_HTTP_REQUEST_TIME_OUT,
-    NGX_HTTP_SUBREQUEST_BACKGROUND, NGX_LOG_INFO, NGX_LOG_WARN, NGX_OK,
+    NGX_HTTP_SUBREQUEST_BACKGROUND, NGX_OK,
 };
 
 use crate::keyzone::{FetchState, KeyZone, Slot};
-use crate::util::{self, bytes, Cleanup};
+use auth_jwt_core::fetch::{backoff, FetchCause};
+use ngx::http::Request;
+
+use crate::log::{log_info, log_warn};
+use crate::metrics;
+use crate::util::{self, bytes, now, now_ms, shared_request, Cleanup};
 
 /// Largest JWKS document accepted.
 pub const MAX_JWKS_LEN: usize = 1024 * 1024;
 /// Unknown-kid refetches happen at most this often per URI.
 pub const REFETCH_INTERVAL: u64 = 30;
-/// Pause after the first failed fetch of a URI; it doubles while failures go on, up to
-/// [`BACKOFF_MAX`].
-pub const BACKOFF_FIRST: u64 = 5;
-pub const BACKOFF_MAX: u64 = 60;
 /// Longest time a request waits for keys before it is answered with what is there.
 pub const MAX_WAIT_MS: u64 = 10_000;
 /// How often a worker looks whether another worker's fetch has ended.
 const POLL_MS: u64 = 100;
 /// A fetch lease older than this is void (its worker hung or died without a trace).
 const LEASE_MAX: u64 = 120;
-
-/// Why a fetch failed (`auth_jwt_rs_status` labels).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FetchCause {
-    /// Connection refused, reset or closed before a response; the fetch could not start.
-    Connect,
-    /// A connect or read timeout of the key location.
-    Timeout,
-    /// A status other than 200.
-    Status,
-    /// Empty, truncated, compressed, or not a JWKS with a usable key.
-    Body,
-    /// Larger than [`MAX_JWKS_LEN`].
-    Size,
-}
-
-impl FetchCause {
-    pub const ALL: [FetchCause; 5] = [
-        FetchCause::Connect,
-        FetchCause::Timeout,
-        FetchCause::Status,
-        FetchCause::Body,
-        FetchCause::Size,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FetchCause::Connect => "connect",
-            FetchCause::Timeout => "timeout",
-            FetchCause::Status => "status",
-            FetchCause::Body => "body",
-            FetchCause::Size => "size",
-        }
-    }
-}
 
 /// The remotes of one configuration, by URI: every location naming a URI shares its state.
 #[derive(Default)]
@@ -179,14 +145,11 @@ impl Remote {
             None => {
                 let s = zone.slot(bytes(&self.uri));
                 if s.is_none() {
-                    util::log(
+                    log_warn!(
                         ngx::log::ngx_cycle_log().as_ptr(),
-                        NGX_LOG_WARN as ngx_uint_t,
-                        &format!(
-                            "auth_jwt_rs: auth_jwt_rs_key_zone is full, keys of \"{}\" are \
-                             kept by each worker",
-                            self.uri_str()
-                        ),
+                        "auth_jwt_rs: auth_jwt_rs_key_zone is full, keys of \"{}\" are kept by \
+                         each worker",
+                        self.uri_str()
                     );
                 }
                 self.slot.set(Some(s));
@@ -300,15 +263,12 @@ impl Remote {
                 match self.slot() {
                     Some((zone, slot)) => match zone.store(slot, doc, update) {
                         Some(gen) => self.seen_gen.set(gen),
-                        None => util::log(
+                        None => log_warn!(
                             ngx::log::ngx_cycle_log().as_ptr(),
-                            NGX_LOG_WARN as ngx_uint_t,
-                            &format!(
-                                "auth_jwt_rs: auth_jwt_rs_key_zone has no room for the {} \
-                                 bytes of keys of \"{}\", they are kept by this worker only",
-                                doc.len(),
-                                self.uri_str()
-                            ),
+                            "auth_jwt_rs: auth_jwt_rs_key_zone has no room for the {} bytes of \
+                             keys of \"{}\", they are kept by this worker only",
+                            doc.len(),
+                            self.uri_str()
                         ),
                     },
                     None => update(&mut self.local.borrow_mut()),
@@ -412,12 +372,6 @@ fn process_alive(pid: i64) -> bool {
     rc == 0 || ngx::ffi::ngx_errno() != ngx::ffi::ESRCH as i32
 }
 
-/// The pause after `failures` consecutive failures: 5, 10, 20, 40, 60, 60, ... seconds.
-fn backoff(failures: u32) -> u64 {
-    let shift = failures.saturating_sub(1).min(8);
-    (BACKOFF_FIRST << shift).min(BACKOFF_MAX)
-}
-
 unsafe extern "C" fn tick(ev: *mut ngx_event_t) {
     // SAFETY: data is the Remote that armed the timer (it deletes the timer when dropped).
     let remote = unsafe { &*((*ev).data as *const Remote) };
@@ -426,7 +380,7 @@ unsafe extern "C" fn tick(ev: *mut ngx_event_t) {
         if remote.waiters.borrow().is_empty() {
             return;
         }
-        let now = crate::gate::now();
+        let now = now();
         if remote.fetching_elsewhere(now) {
             // SAFETY: see above.
             unsafe { ngx::ffi::ngx_add_timer(ev, POLL_MS as ngx::ffi::ngx_msec_t) };
@@ -479,7 +433,10 @@ impl KeySource {
     /// early refetch after an unknown `kid` (rate-limited per URI; the request waits for it).
     /// Without `r` (a variable read before the access phase) nothing is fetched, and `Wait`
     /// means "not decided yet".
-    pub fn keys(&self, r: Option<*mut ngx_http_request_t>, now: u64, refetch: bool) -> Keys {
+    pub fn keys(&self, r: Option<&Request>, now: u64, refetch: bool) -> Keys {
+        // A waiter keeps its request by pointer: it resumes it from an event, after the
+        // handler that asked for keys has returned (the raw edge of this module).
+        let r = r.map(|r| ptr::from_ref(r.as_ref()).cast_mut());
         // The request's waiter, looked up once (created only when the request first waits).
         let mut waiter = r
             .filter(|_| !self.remotes.is_empty())
@@ -576,15 +533,15 @@ fn need_wait(
             }
             Err(()) => {
                 let msg = remote.end(now, Err(FetchCause::Connect));
-                crate::metrics::key_fetch_failed(FetchCause::Connect);
-                util::log_request(r, NGX_LOG_WARN as ngx_uint_t, || {
-                    format!(
-                        "auth_jwt_rs: key request \"{}\" failed (connect): cannot start the \
-                         subrequest; {}",
-                        remote.uri_str(),
-                        msg.unwrap_or_default()
-                    )
-                });
+                metrics::key_fetch_failed(FetchCause::Connect);
+                log_warn!(
+                    // SAFETY: r is the live request asking for keys.
+                    unsafe { shared_request(r) },
+                    "auth_jwt_rs: key request \"{}\" failed (connect): cannot start the \
+                     subrequest; {}",
+                    remote.uri_str(),
+                    msg.unwrap_or_default()
+                );
                 false
             }
         },
@@ -749,7 +706,8 @@ unsafe extern "C" fn fetch_done(
     data: *mut c_void,
     rc: ngx_int_t,
 ) -> ngx_int_t {
-    let log = util::request_log(sr);
+    // SAFETY: nginx calls post-subrequest handlers with the live subrequest.
+    let log = unsafe { shared_request(sr) }.log();
     // Whatever the IdP did, the client's request goes on: only a client that went away (the
     // connection's error flag, which nginx checks itself) ends it.
     util::guard(log, NGX_OK as ngx_int_t, || {
@@ -761,17 +719,14 @@ unsafe extern "C" fn fetch_done(
         job.done = true;
         deactivate(job);
         let remote = job.remote.clone();
-        let now = crate::gate::now();
+        let now = now();
         // SAFETY: sr and its main request are live while nginx finalizes sr.
         let client_gone = unsafe { (*(*(*sr).main).connection).error() != 0 };
         if client_gone {
-            util::log(
+            log_info!(
                 log,
-                NGX_LOG_INFO as ngx_uint_t,
-                &format!(
-                    "auth_jwt_rs: key request \"{}\" abandoned (client closed the connection)",
-                    remote.uri_str()
-                ),
+                "auth_jwt_rs: key request \"{}\" abandoned (client closed the connection)",
+                remote.uri_str()
             );
             remote.abandon();
             return NGX_OK as ngx_int_t;
@@ -780,26 +735,23 @@ unsafe extern "C" fn fetch_done(
         match unsafe { fetched_keys(sr, rc, job, &body) } {
             Ok((keys, warnings)) => {
                 for w in warnings {
-                    util::log(
+                    log_warn!(
                         log,
-                        NGX_LOG_WARN as ngx_uint_t,
-                        &format!("auth_jwt_rs: key request \"{}\": {w}", remote.uri_str()),
+                        "auth_jwt_rs: key request \"{}\": {w}",
+                        remote.uri_str()
                     );
                 }
-                crate::metrics::key_fetch_ok();
+                metrics::key_fetch_ok();
                 remote.end(now, Ok((&body, keys)));
             }
             Err((cause, why)) => {
-                crate::metrics::key_fetch_failed(cause);
+                metrics::key_fetch_failed(cause);
                 let kept = remote.end(now, Err(cause)).unwrap_or_default();
-                util::log(
+                log_warn!(
                     log,
-                    NGX_LOG_WARN as ngx_uint_t,
-                    &format!(
-                        "auth_jwt_rs: key request \"{}\" failed ({}): {why}; {kept}",
-                        remote.uri_str(),
-                        cause.as_str()
-                    ),
+                    "auth_jwt_rs: key request \"{}\" failed ({}): {why}; {kept}",
+                    remote.uri_str(),
+                    cause.as_str()
                 );
             }
         }
@@ -894,8 +846,8 @@ unsafe extern "C" fn body_filter(r: *mut ngx_http_request_t, chain: *mut ngx_cha
     };
     match job {
         Some(job) => {
-            let log = util::request_log(r);
-            // SAFETY: the job is alive while its subrequest is active.
+            // SAFETY: r is the live key subrequest; the job is alive while it is active.
+            let log = unsafe { shared_request(r) }.log();
             util::guard(log, NGX_OK as ngx_int_t, || unsafe {
                 collect(&mut *job, chain)
             })
@@ -991,11 +943,6 @@ unsafe extern "C" fn drop_waiter(data: *mut c_void) {
 
 /// The one pointer value written into, and compared with, waiter cleanup records.
 static DROP_WAITER: Cleanup = drop_waiter;
-
-fn now_ms() -> u64 {
-    // SAFETY: the cached clock of the worker.
-    unsafe { ngx_current_msec as u64 }
-}
 
 impl Waiter {
     /// The waiter of `r`, if it has one.

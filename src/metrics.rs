@@ -1,4 +1,4 @@
-//! Counters summed over all workers (`auth_jwt_rs_status`, SPEC §7).
+//! Counters summed over all workers, and their text exposition (README "auth_jwt_rs_status").
 //!
 //! They live in a small shared memory zone, `auth_jwt_rs_metrics`, that the module adds to
 //! every configuration with an `http` block. The counters are a fixed array (decisions by
@@ -10,30 +10,17 @@ use std::fmt::Write;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering::Relaxed};
 
-use auth_jwt_core::reason::Reason;
+use auth_jwt_core::fetch::FetchCause;
+use auth_jwt_core::outcome::{JwtReason, JwtStatus};
 use ngx::ffi::{
-    ngx_buf_t, ngx_chain_t, ngx_conf_t, ngx_create_temp_buf, ngx_http_discard_request_body,
-    ngx_http_output_filter, ngx_http_request_t, ngx_http_send_header, ngx_int_t,
-    ngx_shared_memory_add, ngx_shm_zone_t, ngx_slab_calloc, ngx_slab_pool_t, ngx_str_t, NGX_ERROR,
-    NGX_HTTP_GET, NGX_HTTP_HEAD, NGX_HTTP_NOT_ALLOWED, NGX_OK,
+    ngx_conf_t, ngx_int_t, ngx_shared_memory_add, ngx_shm_zone_t, ngx_slab_calloc, ngx_slab_pool_t,
+    ngx_str_t, NGX_ERROR, NGX_OK,
 };
 
-use crate::ctx::JwtStatus;
-use crate::jwks::FetchCause;
-use crate::util::guard;
-use ngx::http::HttpModuleMainConf;
-
-const STATUSES: [JwtStatus; 7] = [
-    JwtStatus::Ok,
-    JwtStatus::Missing,
-    JwtStatus::Invalid,
-    JwtStatus::Forbidden,
-    JwtStatus::FallbackOk,
-    JwtStatus::FallbackDenied,
-    JwtStatus::Error,
-];
-/// Reasons: every core reason, "fallback", and "" (none, for `ok`).
-const NREASONS: usize = Reason::ALL.len() + 2;
+const STATUSES: [JwtStatus; 7] = JwtStatus::ALL;
+/// Reasons: every `$jwt_reason` value, and one slot for none (`ok`).
+const NREASONS: usize = JwtReason::COUNT + 1;
+const NO_REASON: usize = NREASONS - 1;
 
 #[repr(C)]
 struct Counters {
@@ -94,35 +81,18 @@ fn with(f: impl FnOnce(&Counters)) {
     }
 }
 
-fn reason_index(reason: Option<&str>) -> usize {
-    match reason {
-        None => NREASONS - 1,
-        Some("fallback") => NREASONS - 2,
-        Some(r) => Reason::ALL
-            .iter()
-            .position(|x| x.as_str() == r)
-            .unwrap_or(NREASONS - 1),
-    }
-}
-
 fn reason_name(i: usize) -> &'static str {
-    match Reason::ALL.get(i) {
-        Some(r) => r.as_str(),
-        None if i == NREASONS - 2 => "fallback",
-        None => "",
-    }
+    JwtReason::from_index(i).map_or("", JwtReason::as_str)
 }
 
 /// Counts one decision of the gate or of a verify endpoint.
-pub fn decision(status: JwtStatus, reason: Option<&str>) {
-    let s = STATUSES.iter().position(|x| *x == status).unwrap_or(0);
-    let reason = if status == JwtStatus::Ok {
-        None
-    } else {
-        reason
+pub fn decision(status: JwtStatus, reason: Option<JwtReason>) {
+    let ri = match reason {
+        Some(r) if status != JwtStatus::Ok => r.index(),
+        _ => NO_REASON,
     };
     with(|c| {
-        c.decisions[s][reason_index(reason)].fetch_add(1, Relaxed);
+        c.decisions[status.index()][ri].fetch_add(1, Relaxed);
     });
 }
 
@@ -140,13 +110,9 @@ pub fn key_fetch_ok() {
 
 /// Counts a failed key fetch, by cause.
 pub fn key_fetch_failed(cause: FetchCause) {
-    let i = FetchCause::ALL
-        .iter()
-        .position(|x| *x == cause)
-        .unwrap_or(0);
     with(|c| {
         c.fetch_failed.fetch_add(1, Relaxed);
-        c.fetch_failed_by[i].fetch_add(1, Relaxed);
+        c.fetch_failed_by[cause.index()].fetch_add(1, Relaxed);
     });
 }
 
@@ -167,7 +133,7 @@ fn label(v: &[u8]) -> String {
 
 /// The Prometheus text exposition of the counters; `ages`: each key request URI with the time
 /// its keys were fetched.
-fn render(ages: &[(Vec<u8>, u64)], now: u64) -> String {
+pub fn render(ages: &[(Vec<u8>, u64)], now: u64) -> String {
     let mut out = String::with_capacity(4096);
     let _ = writeln!(out, "# HELP auth_jwt_rs_info Module version.");
     let _ = writeln!(out, "# TYPE auth_jwt_rs_info gauge");
@@ -187,7 +153,7 @@ fn render(ages: &[(Vec<u8>, u64)], now: u64) -> String {
             for ri in 0..NREASONS {
                 let n = c.decisions[si][ri].load(Relaxed);
                 // Series that can occur are always listed for `ok`; others once non-zero.
-                if n > 0 || (*status == JwtStatus::Ok && ri == NREASONS - 1) {
+                if n > 0 || (*status == JwtStatus::Ok && ri == NO_REASON) {
                     let _ = writeln!(
                         out,
                         "auth_jwt_rs_decisions_total{{status=\"{}\",reason=\"{}\"}} {n}",
@@ -246,54 +212,4 @@ fn render(ages: &[(Vec<u8>, u64)], now: u64) -> String {
         );
     }
     out
-}
-
-/// Content handler of `auth_jwt_rs_status`.
-pub unsafe extern "C" fn status_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
-    let log = crate::util::request_log(r);
-    guard(log, 500, || unsafe { send_status(r) })
-}
-
-unsafe fn send_status(r: *mut ngx_http_request_t) -> ngx_int_t {
-    unsafe {
-        let m = (*r).method as u32;
-        if m != NGX_HTTP_GET && m != NGX_HTTP_HEAD {
-            return NGX_HTTP_NOT_ALLOWED as ngx_int_t;
-        }
-        let rc = ngx_http_discard_request_body(r);
-        if rc != NGX_OK as ngx_int_t {
-            return rc;
-        }
-        let req = ngx::http::Request::from_ngx_http_request(r);
-        let ages = crate::Module::main_conf(req)
-            .and_then(|mc| mc.key_zone)
-            .map(|z| crate::keyzone::KeyZone::new(z).ages())
-            .unwrap_or_default();
-        let body = render(&ages, crate::gate::now());
-        const CT: &str = "text/plain; version=0.0.4; charset=utf-8";
-        (*r).headers_out.status = 200;
-        (*r).headers_out.content_length_n = body.len() as i64;
-        (*r).headers_out.content_type = ngx_str_t {
-            len: CT.len(),
-            data: CT.as_ptr() as *mut u8,
-        };
-        (*r).headers_out.content_type_len = CT.len();
-        let rc = ngx_http_send_header(r);
-        if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || (*r).header_only() != 0 {
-            return rc;
-        }
-        let b: *mut ngx_buf_t = ngx_create_temp_buf((*r).pool, body.len());
-        if b.is_null() {
-            return NGX_ERROR as ngx_int_t;
-        }
-        ptr::copy_nonoverlapping(body.as_ptr(), (*b).last, body.len());
-        (*b).last = (*b).last.add(body.len());
-        (*b).set_last_buf(if (*r).main == r { 1 } else { 0 });
-        (*b).set_last_in_chain(1);
-        let mut out = ngx_chain_t {
-            buf: b,
-            next: ptr::null_mut(),
-        };
-        ngx_http_output_filter(r, &mut out)
-    }
 }

@@ -1,13 +1,15 @@
-//! Small helpers around nginx's C types: strings, pools, logging, and the panic guard that every
-//! entry point called by nginx goes through.
+//! Small helpers around nginx's C types: strings, pools, the clock, request headers, and the
+//! panic guard that every entry point called by nginx goes through.
 
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use ngx::ffi::{
-    ngx_conf_t, ngx_http_request_t, ngx_log_t, ngx_pnalloc, ngx_pool_t, ngx_str_t, ngx_uint_t,
-    NGX_LOG_ERR,
+    ngx_conf_t, ngx_list_part_t, ngx_log_t, ngx_pnalloc, ngx_pool_t, ngx_str_t, ngx_table_elt_t,
 };
+use ngx::http::Request;
+
+use crate::log::log_error;
 
 /// Bytes of an `ngx_str_t`; empty for a NULL data pointer.
 pub fn bytes(s: &ngx_str_t) -> &[u8] {
@@ -25,6 +27,15 @@ pub fn bytes(s: &ngx_str_t) -> &[u8] {
 /// `cf` must be the live configuration being parsed.
 pub unsafe fn conf_args<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
     unsafe { (*(*cf).args).as_slice() }
+}
+
+/// `conf` pointer cast used by directive setters.
+///
+/// # Safety
+/// `conf` must point to a live `T` created by this module's create_*_conf, not borrowed
+/// elsewhere (nginx calls one setter at a time).
+pub unsafe fn conf_mut<'a, T>(conf: *mut c_void) -> &'a mut T {
+    unsafe { &mut *conf.cast::<T>() }
 }
 
 /// Copies bytes into `pool`; `None` when the allocation fails.
@@ -47,59 +58,26 @@ pub fn pool_str(pool: *mut ngx_pool_t, src: &[u8]) -> Option<ngx_str_t> {
     })
 }
 
-/// Writes a message to an nginx log at `level` without any request context (nginx's HTTP log
-/// handler would append the request line, which can carry a token in its query string).
-pub fn log(log: *mut ngx_log_t, level: ngx_uint_t, msg: &str) {
-    if log.is_null() {
-        return;
-    }
-    // SAFETY: log is a live nginx log; the handler is restored before returning.
-    unsafe {
-        if (*log).log_level < level {
-            return;
-        }
-        let saved = (*log).handler;
-        (*log).handler = None;
-        ngx::ffi::ngx_log_error_core(level, log, 0, c"%*s".as_ptr(), msg.len(), msg.as_ptr());
-        (*log).handler = saved;
-    }
+/// The worker's cached time, Unix seconds.
+pub fn now() -> u64 {
+    // SAFETY: ngx_cached_time always points to a valid time slot in a running worker.
+    let sec = unsafe { (*ngx::ffi::ngx_cached_time).sec };
+    sec.max(0) as u64
 }
 
-/// Whether `log` writes messages of `level`.
-pub fn log_enabled(log: *mut ngx_log_t, level: ngx_uint_t) -> bool {
-    // SAFETY: log is null or a live nginx log.
-    !log.is_null() && unsafe { (*log).log_level } >= level
-}
-
-/// The log of a request (its connection's).
-pub fn request_log(r: *mut ngx_http_request_t) -> *mut ngx_log_t {
-    // SAFETY: r is a live request with a live connection.
-    unsafe { (*(*r).connection).log }
-}
-
-/// Logs a message about request `r` at `level`, followed by `, client: <address>`. The message
-/// is only built when the level is enabled (rejections are logged on the request path).
-pub fn log_request(r: *mut ngx_http_request_t, level: ngx_uint_t, msg: impl FnOnce() -> String) {
-    let log = request_log(r);
-    if !log_enabled(log, level) {
-        return;
-    }
-    // SAFETY: r is a live request with a live connection.
-    let addr = unsafe { String::from_utf8_lossy(bytes(&(*(*r).connection).addr_text)) };
-    self::log(log, level, &format!("{}, client: {addr}", msg()));
+/// The worker's cached clock, milliseconds.
+pub fn now_ms() -> u64 {
+    // SAFETY: a plain read of the worker's cached clock.
+    unsafe { ngx::ffi::ngx_current_msec as u64 }
 }
 
 /// Runs `f`, turning a panic into `on_panic` so that no unwinding crosses into nginx.
-pub fn guard<T>(log_ptr: *mut ngx_log_t, on_panic: T, f: impl FnOnce() -> T) -> T {
+pub fn guard<T>(log: *mut ngx_log_t, on_panic: T, f: impl FnOnce() -> T) -> T {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(v) => v,
         Err(_) => {
             // `err`, not `alert`: the worker is fine, only this request failed.
-            log(
-                log_ptr,
-                NGX_LOG_ERR as ngx_uint_t,
-                "auth_jwt_rs: internal error (panic caught)",
-            );
+            log_error!(log, "auth_jwt_rs: internal error (panic caught)");
             on_panic
         }
     }
@@ -137,34 +115,23 @@ pub unsafe fn find_cleanup<T>(
     }
 }
 
-/// `conf` pointer cast used by directive setters.
-///
-/// # Safety
-/// `conf` must point to a live `T` created by this module's create_*_conf.
-pub unsafe fn conf_mut<'a, T>(conf: *mut c_void) -> &'a mut T {
-    unsafe { &mut *conf.cast::<T>() }
-}
-
 /// The value of the first request header named `name` (case-insensitive) whose value
-/// satisfies `pred`.
+/// satisfies `pred`. Unlike ngx's `headers_in_iterator`, headers that a module removed
+/// (`hash == 0`) are skipped, as nginx itself does.
 pub fn find_header<'r>(
-    r: *mut ngx_http_request_t,
+    r: &'r Request,
     name: &[u8],
     pred: impl Fn(&[u8]) -> bool,
 ) -> Option<&'r [u8]> {
+    let mut part: *const ngx_list_part_t = &r.as_ref().headers_in.headers.part;
     // SAFETY: walks nginx's list of request headers, which lives as long as the request.
     unsafe {
-        let mut part = &(*r).headers_in.headers.part as *const ngx::ffi::ngx_list_part_t;
         while !part.is_null() {
-            let elts = (*part).elts as *const ngx::ffi::ngx_table_elt_t;
+            let elts = (*part).elts as *const ngx_table_elt_t;
             for i in 0..(*part).nelts {
                 let h = &*elts.add(i);
                 if h.hash != 0 && bytes(&h.key).eq_ignore_ascii_case(name) {
-                    let v: &'r [u8] = if h.value.len == 0 {
-                        &[]
-                    } else {
-                        std::slice::from_raw_parts(h.value.data, h.value.len)
-                    };
+                    let v: &'r [u8] = bytes(&h.value);
                     if pred(v) {
                         return Some(v);
                     }
@@ -172,6 +139,17 @@ pub fn find_header<'r>(
             }
             part = (*part).next;
         }
-        None
     }
+    None
+}
+
+/// A shared borrow of a request nginx passed in, for code that only reads it. nginx may call
+/// such code (a variable getter) while a handler of this module is on the stack with the same
+/// request: handlers pass only shared reborrows into anything that evaluates variables.
+///
+/// # Safety
+/// `r` must be a live request for `'a`.
+pub unsafe fn shared_request<'a>(r: *mut ngx::ffi::ngx_http_request_t) -> &'a Request {
+    // SAFETY: Request is a transparent wrapper of ngx_http_request_t; r is live (caller).
+    unsafe { &*r.cast::<Request>() }
 }

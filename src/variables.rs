@@ -1,4 +1,4 @@
-//! Variables (SPEC §5): `$jwt_claim_*`, `$jwt_header_*`, `$jwt_payload`, `$jwt_status`,
+//! Variables (README "Variables"): `$jwt_claim_*`, `$jwt_header_*`, `$jwt_payload`, `$jwt_status`,
 //! `$jwt_reason`, `$jwt_return_url`, and those defined by `auth_jwt_rs_claim_set` /
 //! `auth_jwt_rs_header_set`.
 //!
@@ -15,15 +15,17 @@ use ngx::ffi::{
     ngx_command_t, ngx_conf_t, ngx_http_add_variable, ngx_http_get_variable_index,
     ngx_http_request_t, ngx_http_variable_t, ngx_int_t, ngx_str_t, ngx_uint_t,
     ngx_variable_value_t, NGX_ERROR, NGX_HTTP_VAR_CHANGEABLE, NGX_HTTP_VAR_NOCACHEABLE,
-    NGX_HTTP_VAR_PREFIX, NGX_LOG_EMERG, NGX_LOG_INFO, NGX_OK,
+    NGX_HTTP_VAR_PREFIX, NGX_LOG_EMERG, NGX_OK,
 };
-use ngx::http::{HttpModuleServerConf, NgxHttpCoreModule};
+use ngx::http::{HttpModuleServerConf, NgxHttpCoreModule, Request};
 use ngx::ngx_conf_log_error;
 use serde_json::Value;
 
-use crate::conf::{compile_complex, push_fallback_var, FallbackVar, LocConf};
-use crate::ctx;
-use crate::util::{self, bytes, conf_args, conf_mut, guard, pool_str};
+use crate::conf::{compile_complex, FallbackVar, LocConf};
+use crate::ctx::{self, Ctx};
+use crate::decide::authenticate_early;
+use crate::log::log_info;
+use crate::util::{bytes, conf_args, conf_mut, guard, pool_str, shared_request};
 
 type Getter =
     unsafe extern "C" fn(*mut ngx_http_request_t, *mut ngx_variable_value_t, usize) -> ngx_int_t;
@@ -63,71 +65,77 @@ pub unsafe fn register(cf: *mut ngx_conf_t) -> Result<(), ()> {
     Ok(())
 }
 
+/// The slot nginx hands a getter for the value.
+type Slot<'a> = &'a mut ngx_variable_value_t;
+
 /// Fills `v` with `value` copied into the request pool.
-fn set_value(r: *mut ngx_http_request_t, v: *mut ngx_variable_value_t, value: &[u8]) -> ngx_int_t {
-    // SAFETY: r is live; v is the slot nginx handed us.
-    unsafe {
-        let Some(s) = pool_str((*r).pool, value) else {
-            return NGX_ERROR as ngx_int_t;
-        };
-        (*v).data = s.data;
-        (*v).set_len(s.len as u32);
-        (*v).set_valid(1);
-        (*v).set_no_cacheable(1);
-        (*v).set_not_found(0);
+fn set_value(r: &Request, v: Slot, value: &[u8]) -> ngx_int_t {
+    match pool_str(r.as_ref().pool, value) {
+        Some(s) => set_str(v, s),
+        None => NGX_ERROR as ngx_int_t,
     }
+}
+
+/// The `auth_jwt_rs_fallback_set` value of variable `index` into `v`, or not found.
+fn set_fallback_value(r: &Request, ctx: &Ctx, index: usize, v: Slot) -> ngx_int_t {
+    match ctx.with_fallback_value(index, |val| pool_str(r.as_ref().pool, val)) {
+        Some(Some(s)) => set_str(v, s),
+        Some(None) => NGX_ERROR as ngx_int_t,
+        None => not_found(v),
+    }
+}
+
+/// Fills `v` with a string of the request pool.
+fn set_str(v: Slot, s: ngx_str_t) -> ngx_int_t {
+    v.data = s.data;
+    v.set_len(s.len as u32);
+    v.set_valid(1);
+    v.set_no_cacheable(1);
+    v.set_not_found(0);
     NGX_OK as ngx_int_t
 }
 
-fn not_found(v: *mut ngx_variable_value_t) -> ngx_int_t {
-    // SAFETY: v is the slot nginx handed us.
-    unsafe {
-        (*v).set_not_found(1);
-        (*v).set_valid(0);
-    }
+fn not_found(v: Slot) -> ngx_int_t {
+    v.set_not_found(1);
+    v.set_valid(0);
     NGX_OK as ngx_int_t
 }
 
-/// The verified token of `r`, authenticating it first if the gate has not run yet (a variable
-/// read in the rewrite phase, before the access phase).
-fn verified<'a>(r: *mut ngx_http_request_t) -> Option<&'a mut ctx::Ctx> {
+/// The context of `r`, authenticating it first if the gate has not run yet (a variable read in
+/// the rewrite phase, before the access phase).
+fn decided(r: &Request) -> Option<&Ctx> {
     if ctx::find(r).is_none() {
-        crate::gate::authenticate_early(r);
+        authenticate_early(r);
     }
     ctx::find(r)
 }
 
-/// Guarded body of every getter.
-fn getter(
+/// The body of every getter: the request and the value slot as references, under the panic
+/// guard.
+///
+/// # Safety
+/// `r` and `v` are what nginx passes to a variable getter.
+unsafe fn getter(
     r: *mut ngx_http_request_t,
     v: *mut ngx_variable_value_t,
-    f: impl FnOnce() -> ngx_int_t,
+    f: impl FnOnce(&Request, Slot) -> ngx_int_t,
 ) -> ngx_int_t {
-    let log = util::request_log(r);
-    guard(log, NGX_ERROR as ngx_int_t, || {
-        let _ = v;
-        f()
-    })
+    // SAFETY: nginx passes a live request and a value slot only this getter writes. The request
+    // is only read (shared), as a getter may run while a handler frame holds it.
+    let (req, v) = unsafe { (shared_request(r), &mut *v) };
+    guard(req.log(), NGX_ERROR as ngx_int_t, || f(req, v))
 }
 
-/// Exposes a JSON value, refusing values with control characters (SPEC §5).
-fn expose_json(
-    r: *mut ngx_http_request_t,
-    v: *mut ngx_variable_value_t,
-    what: &str,
-    name: &str,
-    value: Option<Value>,
-) -> ngx_int_t {
+/// Exposes a JSON value, refusing values with control characters (README "Variables").
+fn expose_json(r: &Request, v: Slot, what: &str, name: &str, value: Option<Value>) -> ngx_int_t {
     match expose(value.as_ref()) {
         Exposed::Value(s) => set_value(r, v, s.as_bytes()),
         Exposed::Empty => not_found(v),
         Exposed::Unsafe => {
-            util::log_request(r, NGX_LOG_INFO as ngx_uint_t, || {
-                format!(
-                    "auth_jwt_rs: {what} \"{name}\" contains a control character, variable left \
-                     empty"
-                )
-            });
+            log_info!(
+                r,
+                "auth_jwt_rs: {what} \"{name}\" contains a control character, variable left empty"
+            );
             not_found(v)
         }
     }
@@ -148,13 +156,16 @@ unsafe extern "C" fn claim_prefix_get(
     v: *mut ngx_variable_value_t,
     data: usize,
 ) -> ngx_int_t {
-    getter(r, v, || {
-        let name = unsafe { suffix(data, CLAIM_PREFIX) };
-        match verified(r).and_then(|c| c.verified.as_ref()) {
-            Some(ver) => expose_json(r, v, "claim", &name, ver.claims.get(&name)),
-            None => not_found(v),
-        }
-    })
+    // SAFETY: nginx's getter arguments; `data` of a prefix variable is its full name.
+    unsafe {
+        getter(r, v, |r, v| {
+            let name = suffix(data, CLAIM_PREFIX);
+            match decided(r).and_then(Ctx::verified) {
+                Some(ver) => expose_json(r, v, "claim", &name, ver.claims.get(&name)),
+                None => not_found(v),
+            }
+        })
+    }
 }
 
 unsafe extern "C" fn header_prefix_get(
@@ -162,13 +173,16 @@ unsafe extern "C" fn header_prefix_get(
     v: *mut ngx_variable_value_t,
     data: usize,
 ) -> ngx_int_t {
-    getter(r, v, || {
-        let name = unsafe { suffix(data, HEADER_PREFIX) };
-        match verified(r).and_then(|c| c.verified.as_ref()) {
-            Some(ver) => expose_json(r, v, "header", &name, ver.header.get(&name)),
-            None => not_found(v),
-        }
-    })
+    // SAFETY: as above.
+    unsafe {
+        getter(r, v, |r, v| {
+            let name = suffix(data, HEADER_PREFIX);
+            match decided(r).and_then(Ctx::verified) {
+                Some(ver) => expose_json(r, v, "header", &name, ver.header.get(&name)),
+                None => not_found(v),
+            }
+        })
+    }
 }
 
 unsafe extern "C" fn payload_get(
@@ -176,13 +190,14 @@ unsafe extern "C" fn payload_get(
     v: *mut ngx_variable_value_t,
     _data: usize,
 ) -> ngx_int_t {
-    getter(r, v, || {
-        match ctx::find(r).and_then(|c| c.verified.as_ref()) {
+    // SAFETY: nginx's getter arguments.
+    unsafe {
+        getter(r, v, |r, v| match ctx::find(r).and_then(Ctx::verified) {
             // Compact JSON escapes every control character, so it is always safe to expose.
             Some(ver) => set_value(r, v, ver.claims_json().as_bytes()),
             None => not_found(v),
-        }
-    })
+        })
+    }
 }
 
 unsafe extern "C" fn status_get(
@@ -190,10 +205,13 @@ unsafe extern "C" fn status_get(
     v: *mut ngx_variable_value_t,
     _data: usize,
 ) -> ngx_int_t {
-    getter(r, v, || match ctx::find(r).and_then(|c| c.status) {
-        Some(s) => set_value(r, v, s.as_str().as_bytes()),
-        None => not_found(v),
-    })
+    // SAFETY: nginx's getter arguments.
+    unsafe {
+        getter(r, v, |r, v| match ctx::find(r).and_then(Ctx::status) {
+            Some(s) => set_value(r, v, s.as_str().as_bytes()),
+            None => not_found(v),
+        })
+    }
 }
 
 unsafe extern "C" fn reason_get(
@@ -201,47 +219,63 @@ unsafe extern "C" fn reason_get(
     v: *mut ngx_variable_value_t,
     _data: usize,
 ) -> ngx_int_t {
-    getter(r, v, || match ctx::find(r).and_then(|c| c.reason) {
-        Some(s) => set_value(r, v, s.as_bytes()),
-        None => not_found(v),
-    })
+    // SAFETY: nginx's getter arguments.
+    unsafe {
+        getter(r, v, |r, v| match ctx::find(r).and_then(Ctx::reason) {
+            Some(s) => set_value(r, v, s.as_str().as_bytes()),
+            None => not_found(v),
+        })
+    }
 }
 
-/// `$scheme://` + Host as sent (or `$host`) + `$request_uri`, percent-encoded (SPEC §9).
+/// `$scheme://` + Host as sent (or `$host`) + `$request_uri`, percent-encoded (README
+/// "auth_jwt_rs_login_url").
 unsafe extern "C" fn return_url_get(
     r: *mut ngx_http_request_t,
     v: *mut ngx_variable_value_t,
     _data: usize,
 ) -> ngx_int_t {
-    getter(r, v, || {
-        // SAFETY: r is live; its main request holds the original URI.
-        let (scheme, host, uri) = unsafe {
-            let m = (*r).main;
-            #[cfg(ngx_feature = "http_ssl")]
-            let tls = !(*(*m).connection).ssl.is_null();
-            #[cfg(not(ngx_feature = "http_ssl"))]
-            let tls = false;
-            let scheme: &[u8] = if tls { b"https" } else { b"http" };
-            // The Host header as sent (port kept), else what `$host` falls back to.
-            let host = if !(*m).headers_in.host.is_null() {
-                bytes(&(*(*m).headers_in.host).value)
-            } else if (*m).headers_in.server.len > 0 {
-                bytes(&(*m).headers_in.server)
-            } else {
-                let req = ngx::http::Request::from_ngx_http_request(m);
-                NgxHttpCoreModule::server_conf(req).map_or(&[][..], |s| bytes(&s.server_name))
-            };
-            (scheme, host, bytes(&(*m).unparsed_uri))
-        };
-        let mut raw = Vec::with_capacity(scheme.len() + 3 + host.len() + uri.len());
-        raw.extend_from_slice(scheme);
-        raw.extend_from_slice(b"://");
-        raw.extend_from_slice(host);
-        raw.extend_from_slice(uri);
-        let mut out = String::with_capacity(raw.len() * 3);
-        percent_encode_unreserved(&raw, &mut out);
-        set_value(r, v, out.as_bytes())
-    })
+    // SAFETY: nginx's getter arguments.
+    unsafe { getter(r, v, |r, v| set_value(r, v, return_url(r).as_bytes())) }
+}
+
+/// The URL the client asked for, from its main request.
+fn return_url(r: &Request) -> String {
+    // SAFETY: r->main is the live main request, holding the original URI and headers.
+    let m = unsafe { shared_request(r.as_ref().main) };
+    let tls = is_tls(m);
+    let scheme: &[u8] = if tls { b"https" } else { b"http" };
+    let h = &m.as_ref().headers_in;
+    // The Host header as sent (port kept), else what `$host` falls back to.
+    // SAFETY: a non-null header slot points to an element of the request's headers.
+    let host = if let Some(host) = unsafe { h.host.as_ref() } {
+        bytes(&host.value)
+    } else if h.server.len > 0 {
+        bytes(&h.server)
+    } else {
+        NgxHttpCoreModule::server_conf(m).map_or(&[][..], |s| bytes(&s.server_name))
+    };
+    let uri = m.unparsed_uri().as_bytes();
+    let mut raw = Vec::with_capacity(scheme.len() + 3 + host.len() + uri.len());
+    raw.extend_from_slice(scheme);
+    raw.extend_from_slice(b"://");
+    raw.extend_from_slice(host);
+    raw.extend_from_slice(uri);
+    let mut out = String::with_capacity(raw.len() * 3);
+    percent_encode_unreserved(&raw, &mut out);
+    out
+}
+
+/// Whether the client connection of `r` uses TLS.
+fn is_tls(r: &Request) -> bool {
+    #[cfg(ngx_feature = "http_ssl")]
+    // SAFETY: a live request has a live connection.
+    return unsafe { !(*r.connection()).ssl.is_null() };
+    #[cfg(not(ngx_feature = "http_ssl"))]
+    {
+        let _ = r;
+        false
+    }
 }
 
 /// What a user-defined variable reads.
@@ -265,26 +299,28 @@ unsafe extern "C" fn user_var_get(
     v: *mut ngx_variable_value_t,
     data: usize,
 ) -> ngx_int_t {
-    getter(r, v, || {
-        // SAFETY: data is the VarSpec allocated in the cycle pool by the directive.
-        let spec = unsafe { &*(data as *const VarSpec) };
-        let Some(ctx) = verified(r) else {
-            return not_found(v);
-        };
-        if ctx.by_fallback() {
-            return match ctx.fallback_value(spec.index) {
-                Some(val) => set_value(r, v, val),
-                None => not_found(v),
+    // SAFETY: nginx's getter arguments; data is the VarSpec allocated in the cycle pool by the
+    // directive.
+    unsafe {
+        getter(r, v, |r, v| {
+            let spec = &*(data as *const VarSpec);
+            let Some(ctx) = decided(r) else {
+                return not_found(v);
             };
-        }
-        let Some(ver) = ctx.verified.as_ref() else {
-            return not_found(v);
-        };
-        match &spec.source {
-            VarSource::Claim(p) => expose_json(r, v, "claim", p.as_str(), p.lookup(&ver.claims)),
-            VarSource::Header(n) => expose_json(r, v, "header", n, ver.header.get(n)),
-        }
-    })
+            if ctx.by_fallback() {
+                return set_fallback_value(r, ctx, spec.index, v);
+            }
+            let Some(ver) = ctx.verified() else {
+                return not_found(v);
+            };
+            match &spec.source {
+                VarSource::Claim(p) => {
+                    expose_json(r, v, "claim", p.as_str(), p.lookup(&ver.claims))
+                }
+                VarSource::Header(n) => expose_json(r, v, "header", n, ver.header.get(n)),
+            }
+        })
+    }
 }
 
 pub extern "C" fn cmd_claim_set(
@@ -414,12 +450,13 @@ unsafe extern "C" fn fallback_var_get(
     v: *mut ngx_variable_value_t,
     data: usize,
 ) -> ngx_int_t {
-    getter(r, v, || {
-        match ctx::find(r).and_then(|c| c.fallback_value(data)) {
-            Some(val) => set_value(r, v, val),
+    // SAFETY: nginx's getter arguments; data is the variable's index.
+    unsafe {
+        getter(r, v, |r, v| match ctx::find(r) {
+            Some(ctx) => set_fallback_value(r, ctx, data, v),
             None => not_found(v),
-        }
-    })
+        })
+    }
 }
 
 /// `auth_jwt_rs_fallback_set $var VALUE` (like `auth_request_set`).
@@ -450,7 +487,7 @@ pub extern "C" fn cmd_fallback_set(
         let Some(value) = compile_complex(cf, &args[2]) else {
             return NGX_CONF_ERROR;
         };
-        push_fallback_var(lc, FallbackVar { index, value });
+        lc.push_fallback_var(FallbackVar { index, value });
     }
     NGX_CONF_OK
 }
