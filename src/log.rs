@@ -11,8 +11,6 @@ use std::fmt;
 use ngx::ffi::{ngx_log_t, ngx_uint_t, NGX_LOG_DEBUG_HTTP};
 use ngx::http::Request;
 
-use crate::util::bytes;
-
 /// Where a line goes: the log, and the client address of a request.
 pub trait LogTarget {
     fn log_target(&self) -> (*mut ngx_log_t, Option<Client<'_>>);
@@ -28,7 +26,7 @@ impl LogTarget for Request {
     fn log_target(&self) -> (*mut ngx_log_t, Option<Client<'_>>) {
         let c = self.connection();
         // SAFETY: a live request has a live connection (nginx's invariant for r->connection).
-        unsafe { ((*c).log, Some(Client(bytes(&(*c).addr_text)))) }
+        unsafe { ((*c).log, Some(Client((*c).addr_text.as_bytes()))) }
     }
 }
 
