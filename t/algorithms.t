@@ -1,6 +1,7 @@
 #!/usr/bin/perl
-# SPEC §2 algorithms: every supported alg with the right key; allow-list; alg none; key
-# confusion; crit; embedded jwk; malformed tokens are 401 invalid_token (never 400/500/200).
+# README "Keys and algorithms", "auth_jwt_rs_algorithms": every supported alg with the right key;
+# allow-list; alg none; key confusion; crit; embedded jwk; malformed tokens are 401 invalid_token
+# (never 400/500/200).
 
 use strict;
 use warnings;

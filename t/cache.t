@@ -1,7 +1,8 @@
 #!/usr/bin/perl
-# SPEC §7, §9: the verified-token cache. A cached verdict stands only for "this token verified
-# with these keys under this allow-list": time claims, iss/aud and rules are still checked on
-# every request, and another location's keys or algorithms never reuse it.
+# README "auth_jwt_rs_cache", docs/verification.md: the verified-token cache. A cached verdict
+# stands only for "this token verified with these keys under this allow-list": time claims, iss/aud
+# and rules are still checked on every request, and another location's keys or algorithms never
+# reuse it.
 
 use strict;
 use warnings;

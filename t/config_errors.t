@@ -1,6 +1,7 @@
 #!/usr/bin/perl
-# SPEC §2, §9: configuration errors make `nginx -t` fail with nginx's own message form, ending
-# "in <conf file>:<line>", naming the key file when it is at fault.
+# README "Keys and algorithms", docs/troubleshooting.md: configuration errors make `nginx -t` fail
+# with nginx's own message form, ending "in <conf file>:<line>", naming the key file when it is at
+# fault.
 
 use strict;
 use warnings;
@@ -53,7 +54,7 @@ http {
 EOF2
 ok($ok, 'valid configuration passes nginx -t') or diag($out);
 
-# issuer-bound key sources (README "Several identity providers"): every form that is allowed
+# issuer-bound key sources (docs/multiple-issuers.md): every form that is allowed
 ($ok, $out) = $t->conftest(<<'EOF2');
 http {
     server {

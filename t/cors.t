@@ -1,7 +1,8 @@
 #!/usr/bin/perl
-# SPEC §1: gate recipes in front of other nginx access control. CORS preflight exemption with
-# `map $request_method $jwt_gate` + `auth_jwt_rs $jwt_gate` (as in nginx-conf/cors-preflight.conf),
-# and `satisfy any` with an IP allow-list in front of the JWT gate.
+# README "auth_jwt_rs", "Status codes and challenges": gate recipes in front of other nginx access
+# control. CORS preflight exemption with `map $request_method $jwt_gate` + `auth_jwt_rs $jwt_gate`
+# (as in nginx-conf/cors-preflight.conf), and `satisfy any` with an IP allow-list in front of the
+# JWT gate.
 
 use strict;
 use warnings;

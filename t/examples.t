@@ -1,6 +1,7 @@
 #!/usr/bin/perl
-# SPEC §8: every example in nginx-conf/*.conf is a complete nginx.conf that passes `nginx -t`
-# with the module loaded as modules/ngx_http_auth_jwt_rs_module.so and key files under conf/jwt/.
+# README "Examples": every example in nginx-conf/*.conf is a complete nginx.conf that passes
+# `nginx -t` with the module loaded as modules/ngx_http_auth_jwt_rs_module.so and key files
+# under conf/jwt/.
 
 use strict;
 use warnings;

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# SPEC §6 "Fall back to auth_request": auth_jwt_rs_fallback URI delegates requests without a
+# README "auth_jwt_rs_fallback": auth_jwt_rs_fallback URI delegates requests without a
 # JWT (no token, or a token that is not JWT-shaped, e.g. an opaque oauth2-proxy session) to a
 # subrequest with nginx auth_request's semantics; auth_jwt_rs_fallback_set like
 # auth_request_set; a JWT-shaped token that fails verification never falls back.

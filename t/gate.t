@@ -1,6 +1,6 @@
 #!/usr/bin/perl
-# SPEC §1: the gate in the access phase; outcomes, challenges, on/off/$variable, inheritance,
-# limit_except, satisfy, error_page.
+# README "auth_jwt_rs", "Status codes and challenges": the gate in the access phase; outcomes,
+# challenges, on/off/$variable, inheritance, limit_except, satisfy, error_page.
 
 use strict;
 use warnings;

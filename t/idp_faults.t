@@ -1,6 +1,6 @@
 #!/usr/bin/perl
 # `auth_jwt_rs_key_request` against an identity provider that misbehaves the way real ones do
-# (README "Keys from an identity provider": "When the identity provider fails"). The IdP is a
+# (docs/key-rotation.md, "When the identity provider fails"). The IdP is a
 # raw-socket server started by this test on 127.0.0.1 (one process per connection); its path
 # picks the misbehaviour. For each failure: the client's answer (500 without a challenge when no
 # keys are known), that it came within a bound, how many connections the IdP saw, one warn line
@@ -174,7 +174,7 @@ http {
         add_header X-Status \$jwt_status always;
         add_header X-Reason \$jwt_reason always;
 
-        # the key locations: short timeouts, as the README recommends
+        # the key locations: short timeouts, as docs/key-rotation.md ("The knobs") recommends
         location /_k/ {
             internal;
             proxy_pass http://127.0.0.1:%%PORT_3%%/;

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# README "Several identity providers": key sources bound to an issuer (`issuer=`, `audience=` on
+# docs/multiple-issuers.md: key sources bound to an issuer (`issuer=`, `audience=` on
 # auth_jwt_rs_key_request / _key_file / _secret_file) verify only that issuer's tokens, and no
 # other source ever verifies them; an unknown kid refetches only the token's issuer's key
 # requests, and only for a token that passes every check that needs no signature. Also

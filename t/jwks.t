@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# SPEC §2 `auth_jwt_rs_key_request` / `auth_jwt_rs_key_cache`, §9 "Key refetch on unknown kid":
+# README "auth_jwt_rs_key_request" / "auth_jwt_rs_key_cache", docs/key-rotation.md (unknown kid):
 # end to end against a JWKS server in the same nginx (a server block serving files from the
 # test's prefix, which the test rewrites), counting the JWKS server's access-log lines to know
 # exactly how many fetches happened.
@@ -136,7 +136,7 @@ $JWKS_SERVER
         add_header X-Status \$jwt_status always;
         add_header X-Reason \$jwt_reason always;
 
-        # the key locations, as the README recommends
+        # the key locations, as docs/key-rotation.md recommends
         location /_jwks/ {
             internal;
             proxy_pass http://127.0.0.1:%%PORT_3%%/;

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# SPEC §2 `auth_jwt_rs_key_request` under concurrency and at the wire, against a tiny Perl
+# README "auth_jwt_rs_key_request" under concurrency and at the wire, against a tiny Perl
 # "identity provider" started by this test (one process per connection, so it never serialises
 # what nginx sends it), which records every raw request it receives and can answer slowly:
 #
@@ -144,7 +144,7 @@ http {
         auth_jwt_rs_realm "burst";
         add_header X-Reason $jwt_reason always;
 
-        # the README's key location, against the fake IdP
+        # the README's key location (auth_jwt_rs_key_request), against the fake IdP
         location /_jwks/ {
             internal;
             proxy_pass http://127.0.0.1:%%PORT_5%%/;

@@ -1,7 +1,8 @@
 #!/usr/bin/perl
-# SPEC §2 / §9 "Key refetch on unknown kid": the first fetch of an empty cache is not a refetch;
-# refetches for unknown kids happen at most once per 30 s per URI, and again once the 30 s are
-# over. Slow on purpose (waits the 30 s out). Fetches are counted in the JWKS server's access log.
+# docs/key-rotation.md "When keys are fetched" (unknown kid): the first fetch of an empty cache is
+# not a refetch; refetches for unknown kids happen at most once per 30 s per URI, and again once the
+# 30 s are over. Slow on purpose (waits the 30 s out). Fetches are counted in the JWKS server's
+# access log.
 
 use strict;
 use warnings;

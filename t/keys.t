@@ -1,6 +1,6 @@
 #!/usr/bin/perl
-# SPEC §2 key sources: PEM (SPKI, PKCS#1, certificate), JWK, JWKS with kids, secret file, oct
-# JWK, several key files; kid-strict selection; JWK use/alg honoured.
+# README "auth_jwt_rs_key_file", "Keys and algorithms": PEM (SPKI, PKCS#1, certificate), JWK, JWKS
+# with kids, secret file, oct JWK, several key files; kid-strict selection; JWK use/alg honoured.
 
 use strict;
 use warnings;

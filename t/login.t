@@ -1,8 +1,8 @@
 #!/usr/bin/perl
-# SPEC §1, §9: the browser login flow. auth_jwt_rs_login_url turns the gate's 401 for a browser
-# navigation (GET/HEAD accepting text/html) into a 302 to the login URL; every other request
-# keeps its 401; a 403 never redirects. $jwt_return_url (percent-encoded $scheme://Host as
-# sent + $request_uri), and the error_page 401 = @login pattern.
+# README "auth_jwt_rs_login_url", "Variables": the browser login flow. auth_jwt_rs_login_url turns
+# the gate's 401 for a browser navigation (GET/HEAD accepting text/html) into a 302 to the login
+# URL; every other request keeps its 401; a 403 never redirects. $jwt_return_url (percent-encoded
+# $scheme://Host as sent + $request_uri), and the error_page 401 = @login pattern.
 
 use strict;
 use warnings;

@@ -1,8 +1,7 @@
 #!/usr/bin/perl
 # Tokens of a real OpenID provider: oidc-provider (t/node/provider.mjs, npm packages pinned by
 # t/node/package-lock.json) on 127.0.0.1, its keys fetched by auth_jwt_rs_key_request from the
-# jwks_uri its discovery document names (README "Keys from an identity provider, and key
-# rotation").
+# jwks_uri its discovery document names (docs/key-rotation.md).
 #
 #   - access tokens (RFC 9068 at+jwt) from its token endpoint, client credentials and an
 #     authorization-code login: accepted with auth_jwt_rs_issuer, auth_jwt_rs_audience and a

@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # Tokens of two real OpenID providers (oidc-provider, t/node/provider.mjs) against
-# auth_jwt_rs_type (README "Time and standard claims") and issuer-bound key sources (README
-# "Keys and algorithms", auth_jwt_rs_key_request ... issuer= audience=):
+# auth_jwt_rs_type (README "Time and standard claims") and issuer-bound key sources
+# (docs/multiple-issuers.md, auth_jwt_rs_key_request ... issuer= audience=):
 #
 #   - the main location with auth_jwt_rs_type at+jwt: the provider's access tokens accepted, its
 #     ID token refused; where the audience would admit the ID token, `typ` alone refuses it;

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# SPEC §4, §9: authorization rules. auth_jwt_rs_require (NGINX Plus semantics, with map on the
+# README "Authorization rules": auth_jwt_rs_require (NGINX Plus semantics, with map on the
 # module's own variables and on others), auth_jwt_rs_require_claim with every operator on
 # top-level claims, dotted paths and RFC 6901 pointers, typed comparison, 403 / error=401
 # answers and their challenges, $jwt_status / $jwt_reason, rule inheritance, and configuration
@@ -457,7 +457,8 @@ $r = $t->get(1, '/claim401-present/', bearer({sub => 'a'}));
 rule401($r, 'require_claim tenant present error=401: missing');
 
 ###############################################################################################
-# Inheritance (SPEC §9): a level with any rule replaces the enclosing level's rules.
+# Inheritance (README "Authorization rules"): a level with any rule replaces the enclosing level's
+# rules.
 
 # /inherit/: server rules "scope has read" and "sub present"
 $r = $t->get(3, '/inherit/', bearer({sub => 'a', scope => 'read'}));
@@ -567,7 +568,8 @@ http {
 }
 EOF2
 
-# SPEC §4: `match REGEX` is PCRE, so PCRE syntax (lookahead) must be accepted.
+# README "auth_jwt_rs_require_claim": `match REGEX` is PCRE, so PCRE syntax (lookahead) must be
+# accepted.
 conf_ok('match with a PCRE lookahead', rule_conf('auth_jwt_rs_require_claim sub match "^(?!guest-).+$";'));
 
 conf_fails('unknown operator', 'auth_jwt_rs_require_claim sub like alice;', qr/like/);

@@ -1,6 +1,6 @@
 #!/usr/bin/perl
-# SPEC §7: auth_jwt_rs_status — Prometheus counters summed over all workers, moving as expected
-# after a scripted sequence of requests; kept across a reload.
+# README "auth_jwt_rs_status", docs/operations.md "Metrics": Prometheus counters summed over all
+# workers, moving as expected after a scripted sequence of requests; kept across a reload.
 
 use strict;
 use warnings;

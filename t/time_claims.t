@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# SPEC §3: exp / nbf / iat with leeway, require_exp, issuer, audience.
+# README "Time and standard claims": exp / nbf / iat with leeway, require_exp, issuer, audience.
 
 use strict;
 use warnings;

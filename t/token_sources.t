@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# SPEC §1 auth_jwt_rs_token and §9 Authorization parsing: bearer, cookie=, header=, arg=,
+# README "auth_jwt_rs_token" (sources, Authorization parsing): bearer, cookie=, header=, arg=,
 # $variable; the first source with a value is THE token (no fall-through on a bad token).
 
 use strict;

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# SPEC §5: $jwt_claim_*, $jwt_header_*, $jwt_payload, auth_jwt_rs_claim_set/_header_set,
+# README "Variables": $jwt_claim_*, $jwt_header_*, $jwt_payload, auth_jwt_rs_claim_set/_header_set,
 # $jwt_status/$jwt_reason, rendering, use in proxy_set_header/add_header/log_format/map/if, and
 # control characters never exposed.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/perl
-# SPEC §6 "Serve auth_request": auth_jwt_rs_verify as the target of nginx's auth_request (the
+# README "auth_jwt_rs_verify": auth_jwt_rs_verify as the target of nginx's auth_request (the
 # drop-in for `location = /auth/verify { internal; ... }`), identity through auth_request_set,
 # challenges copied by auth_request, and the same location used publicly as a forward-auth
 # endpoint (Traefik forwardAuth, another nginx via proxy_pass). The endpoint answers 204, 401 or

@@ -1,5 +1,5 @@
 //! The checks that need no signature: `typ`, the time claims, lifetime, `iss`, `aud` (README
-//! "Time and standard claims", "Order of the checks").
+//! "Time and standard claims", docs/verification.md "Order of the checks").
 
 use crate::json::JsonObject;
 use crate::providers::Provider;

@@ -1,5 +1,5 @@
-//! Extracting a token from request header values, without copying (SPEC §1 and §9). The nginx
-//! glue finds the header lines; these functions only look at one value's bytes.
+//! Extracting a token from request header values, without copying (README, "auth_jwt_rs_token").
+//! The nginx glue finds the header lines; these functions only look at one value's bytes.
 
 /// `Authorization: Bearer <token>` → `<token>`. The scheme is matched case-insensitively and
 /// must be followed by one or more spaces; trailing spaces are dropped. Anything else (another

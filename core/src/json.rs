@@ -5,7 +5,7 @@
 //! `serde_json::Value`s: [`JsonObject`] keeps the validated text and where each top-level member
 //! is (8 bytes a member), and parses a member's value when it is asked for. That costs no
 //! allocation per claim when a token is decoded, and keeps a cached token about as small as its
-//! JSON (README `auth_jwt_rs_cache`).
+//! JSON (docs/verification.md, "The verified-token cache").
 //!
 //! Validation is exactly as strict as parsing into `serde_json::Value`: the text must be one
 //! JSON object (serde_json's grammar, numbers in range, strings without lone surrogates), within

@@ -90,7 +90,7 @@ impl Key {
     fn new(kind: KeyKind, algs: AlgSet, kid: Option<String>, material: Material) -> Key {
         // A collision-resistant fingerprint: the verified-token cache trusts a verdict only
         // under the key set that produced it, and one identity provider's keys must never
-        // pass for another's (README "Several identity providers").
+        // pass for another's (docs/multiple-issuers.md).
         let mut h = digest::Context::new(&digest::SHA256);
         let field = |h: &mut digest::Context, tag: u8, bytes: &[u8]| {
             h.update(&[tag]);

@@ -1,4 +1,4 @@
-//! Issuer-bound key sources (README "Several identity providers"): which group of key sources
+//! Issuer-bound key sources (docs/multiple-issuers.md): which group of key sources
 //! verifies a token, and which audiences it must carry, given its `iss`.
 //!
 //! Every key source of a location is either bound to one issuer (`issuer=ISS`, optionally with

@@ -1,4 +1,4 @@
-//! Rendering claim and header values as nginx variable values (SPEC §5).
+//! Rendering claim and header values as nginx variable values (README, "Variables").
 
 use serde_json::Value;
 use std::borrow::Cow;
@@ -35,9 +35,9 @@ fn compact(v: &Value) -> String {
 }
 
 /// Compact JSON free of control characters: serde_json escapes those below 0x20 but writes DEL
-/// (0x7F) raw, which JSON allows and SPEC §5 does not (a variable never holds 0x7F), so DEL is
-/// written `\u007f`. DEL only occurs inside strings (member names included) and is ASCII, so
-/// the replacement keeps the same JSON value and valid UTF-8.
+/// (0x7F) raw, which JSON allows and the README ("Variables") does not (a variable never holds
+/// 0x7F), so DEL is written `\u007f`. DEL only occurs inside strings (member names included) and is
+/// ASCII, so the replacement keeps the same JSON value and valid UTF-8.
 pub fn compact_json(v: &Value) -> String {
     // Serializing a `Value` into a String cannot fail; fall back to empty rather than panic.
     escape_del(serde_json::to_string(v).unwrap_or_default())

@@ -1,4 +1,4 @@
-//! `auth_jwt_rs_require_claim PATH OP [VALUE ...] [error=CODE]` (SPEC §4).
+//! `auth_jwt_rs_require_claim PATH OP [VALUE ...] [error=CODE]` (README, "Authorization rules").
 
 use crate::json::JsonObject;
 use crate::path::ClaimPath;

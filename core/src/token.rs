@@ -3,7 +3,7 @@
 //! Strictness: exactly three segments; each segment only `[A-Za-z0-9_-]`; base64url without
 //! padding and with zero trailing bits (canonical); empty header or payload segment = malformed.
 //! An empty *signature* segment is syntactically valid (it decodes to zero bytes) and is
-//! reported as a bad signature: such a token is still JWT-shaped (SPEC §9).
+//! reported as a bad signature: such a token is still JWT-shaped (README, "auth_jwt_rs_fallback").
 //!
 //! # Limits
 //!
@@ -200,10 +200,10 @@ pub fn decode_json_object(seg: &[u8]) -> Option<Map<String, Value>> {
     parse_json_object(&bytes, MAX_CLAIMS).ok()
 }
 
-/// SPEC §9 "JWT-shaped": exactly two dots and a first segment that decodes as base64url to a
-/// JSON object. Nothing else (payload, signature) is looked at. A header over the caps is not
-/// parsed: it counts as shaped when it starts with `{` (leading JSON whitespace skipped), so
-/// such a token is a `too_large` 401, never delegated to the fallback.
+/// "JWT-shaped" (README, "auth_jwt_rs_fallback"): exactly two dots and a first segment that decodes
+/// as base64url to a JSON object. Nothing else (payload, signature) is looked at. A header over the
+/// caps is not parsed: it counts as shaped when it starts with `{` (leading JSON whitespace
+/// skipped), so such a token is a `too_large` 401, never delegated to the fallback.
 pub fn is_jwt_shaped(token: &[u8]) -> bool {
     if token.iter().filter(|b| **b == b'.').count() != 2 {
         return false;

@@ -59,8 +59,8 @@ pub struct VerifiedJws {
 }
 
 /// A compact JWT decoded, its signature not yet checked: everything a check that needs no
-/// signature looks at (README "Order of the checks"). Nothing in it may be trusted before
-/// [`Unverified::check_signature`] succeeded.
+/// signature looks at (docs/verification.md, "Order of the checks"). Nothing in it may be
+/// trusted before [`Unverified::check_signature`] succeeded.
 #[derive(Clone, Debug)]
 pub struct Unverified<'t> {
     pub alg: Algorithm,
@@ -284,8 +284,9 @@ pub fn now_secs() -> u64 {
 #[cfg(test)]
 mod rejection_order {
     //! Everything that can refuse a token without its signature is checked before any
-    //! signature work (README "Order of the checks"): a token that is expired *and* badly
-    //! signed costs no signature computation, and `$jwt_reason` is the first failed check.
+    //! signature work (docs/verification.md, "Order of the checks"): a token that is expired
+    //! *and* badly signed costs no signature computation, and `$jwt_reason` is the first failed
+    //! check.
 
     use super::*;
     use crate::claims::{type_key, Policy};

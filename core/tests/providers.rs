@@ -1,6 +1,5 @@
 //! Issuer-bound key sources with real keys: a token is verified only by the key set of its
-//! issuer's group, with the kid rules applied inside that group (README "Several identity
-//! providers").
+//! issuer's group, with the kid rules applied inside that group (docs/multiple-issuers.md).
 
 mod common;
 

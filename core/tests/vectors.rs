@@ -354,7 +354,8 @@ fn wycheproof_quirk(tc: u64) -> Option<bool> {
         // labelled valid but the MAC does not verify over the raw signing input: rejected
         372 | 373 => Some(false),
         // RFC 7520 figure 20 (PS384) with a key whose JWK says "alg": "PS256": the JWK's own
-        // alg is honoured (SPEC §2), so the token is rejected (alg_not_allowed)
+        // alg is honoured (README, "Keys and algorithms"), so the token is rejected
+        // (alg_not_allowed)
         346 | 350 => Some(false),
         _ => None,
     }

@@ -1,7 +1,8 @@
-//! Memory of the verified-token cache (README `auth_jwt_rs_cache`): fills a `TokenCache` of
-//! 10,000 entries with distinct verified tokens, like a worker's cache after 10,000 users, and
-//! prints the heap bytes per entry, for the bench's typical token (about 300 bytes of claims)
-//! and for smaller and larger claim sets, so that the formula in the README can be checked.
+//! Memory of the verified-token cache (docs/verification.md, "The verified-token cache"): fills
+//! a `TokenCache` of 10,000 entries with distinct verified tokens, like a worker's cache after
+//! 10,000 users, and prints the heap bytes per entry, for the bench's typical token (about 300
+//! bytes of claims) and for smaller and larger claim sets, so that the formula in
+//! docs/verification.md can be checked.
 //!
 //! Heap bytes are counted by a wrapping global allocator: what was asked for, and what glibc's
 //! malloc really uses for it (chunks of 16-byte multiples with an 8-byte header, 32 at least).
