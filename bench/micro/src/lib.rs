@@ -9,7 +9,7 @@ use base64::Engine;
 
 /// A verifier for one algorithm with its key already parsed.
 pub enum Floor {
-    Hmac(hmac::Key),
+    Hmac(Box<hmac::Key>),
     Public(ParsedPublicKey),
 }
 
@@ -19,7 +19,10 @@ impl Floor {
     pub fn new(alg: &str, key: &[u8]) -> Result<Floor, String> {
         if alg == "HS256" {
             let secret = key.trim_ascii_end();
-            return Ok(Floor::Hmac(hmac::Key::new(hmac::HMAC_SHA256, secret)));
+            return Ok(Floor::Hmac(Box::new(hmac::Key::new(
+                hmac::HMAC_SHA256,
+                secret,
+            ))));
         }
         let algorithm: &'static dyn sig::VerificationAlgorithm = match alg {
             "RS256" => &sig::RSA_PKCS1_2048_8192_SHA256,
