@@ -43,7 +43,9 @@ pub fn secret() -> Vec<u8> {
 /// A realistic token (typical IdP claim set, ~300 bytes of payload), valid for an hour.
 pub fn mint(alg: Algorithm, private: &str) -> String {
     let key = match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => EncodingKey::from_secret(&secret()),
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            EncodingKey::from_secret(&secret())
+        }
         Algorithm::ES256 | Algorithm::ES384 => EncodingKey::from_ec_pem(&read(private)).unwrap(),
         Algorithm::EdDSA => EncodingKey::from_ed_pem(&read(private)).unwrap(),
         _ => EncodingKey::from_rsa_pem(&read(private)).unwrap(),
@@ -67,7 +69,9 @@ pub fn mint(alg: Algorithm, private: &str) -> String {
 
 pub fn decoding_key(alg: Algorithm, public: &str) -> DecodingKey {
     match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => DecodingKey::from_secret(&secret()),
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            DecodingKey::from_secret(&secret())
+        }
         Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(&read(public)).unwrap(),
         Algorithm::EdDSA => DecodingKey::from_ed_pem(&read(public)).unwrap(),
         _ => DecodingKey::from_rsa_pem(&read(public)).unwrap(),
@@ -91,7 +95,10 @@ pub fn bench_decode<M: criterion::measurement::Measurement>(
     key: &DecodingKey,
 ) {
     let v = validation(alg);
-    assert!(jsonwebtoken::decode::<Claims>(token, key, &v).is_ok(), "{id}: token does not verify");
+    assert!(
+        jsonwebtoken::decode::<Claims>(token, key, &v).is_ok(),
+        "{id}: token does not verify"
+    );
     g.bench_function(id, |b| {
         b.iter(|| jsonwebtoken::decode::<Claims>(std::hint::black_box(token), key, &v).is_ok())
     });
@@ -110,8 +117,13 @@ pub fn bench_crypto_verify<M: criterion::measurement::Measurement>(
     assert!(jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, alg).unwrap());
     g.bench_function(id, |b| {
         b.iter(|| {
-            jsonwebtoken::crypto::verify(std::hint::black_box(signature), message.as_bytes(), key, alg)
-                .unwrap_or(false)
+            jsonwebtoken::crypto::verify(
+                std::hint::black_box(signature),
+                message.as_bytes(),
+                key,
+                alg,
+            )
+            .unwrap_or(false)
         })
     });
 }

@@ -100,7 +100,12 @@ fn main() {
         let mut cache = TokenCache::new(ENTRIES);
         for t in &tokens {
             let v = verify_signature(t.as_bytes(), &keys, AlgSet::ALL).unwrap();
-            cache.insert(TokenCache::key(t.as_bytes()), Rc::new(v), keys.id(), AlgSet::ALL);
+            cache.insert(
+                TokenCache::key(t.as_bytes()),
+                Rc::new(v),
+                keys.id(),
+                AlgSet::ALL,
+            );
         }
         assert_eq!(cache.len(), ENTRIES);
         let per = |now: isize, before: isize| (now - before) as f64 / ENTRIES as f64;

@@ -5,8 +5,8 @@
 mod common;
 
 use auth_jwt_core::{parse_key_file, secret_key, AlgSet, KeySet};
-use aws_lc_rs::signature::{self as sig, ParsedPublicKey};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use auth_jwt_micro::Floor;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use common::*;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -22,13 +22,6 @@ fn core_keyset(alg: Algorithm, public: &str) -> KeySet {
     KeySet::new(keys)
 }
 
-/// SPKI DER of a PEM public key.
-fn spki_der(public: &str) -> Vec<u8> {
-    let pem = String::from_utf8(read(public)).unwrap();
-    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    STANDARD.decode(b64).unwrap()
-}
-
 fn verify(c: &mut Criterion) {
     for (name, alg, private, public) in ALGS {
         let token = mint(alg, private);
@@ -39,7 +32,8 @@ fn verify(c: &mut Criterion) {
         assert!(auth_jwt_core::verify_signature(token.as_bytes(), &ks, AlgSet::ALL).is_ok());
         g.bench_function("core", |b| {
             b.iter(|| {
-                auth_jwt_core::verify_signature(black_box(token.as_bytes()), &ks, AlgSet::ALL).is_ok()
+                auth_jwt_core::verify_signature(black_box(token.as_bytes()), &ks, AlgSet::ALL)
+                    .is_ok()
             })
         });
 
@@ -64,11 +58,15 @@ fn verify(c: &mut Criterion) {
         };
         let now = jsonwebtoken::get_current_timestamp();
         let unbound = Some(&auth_jwt_core::Provider::UNBOUND);
-        assert!(policy.check(&cached.header, &cached.claims, now, unbound).is_ok());
+        assert!(policy
+            .check(&cached.header, &cached.claims, now, unbound)
+            .is_ok());
         g.bench_function("core_cached_hit_checks", |b| {
             b.iter(|| {
                 let key = auth_jwt_core::cache::TokenCache::key(black_box(token.as_bytes()));
-                let ok = policy.check(&cached.header, &cached.claims, now, unbound).is_ok();
+                let ok = policy
+                    .check(&cached.header, &cached.claims, now, unbound)
+                    .is_ok();
                 let user = cached.claims.get("sub");
                 let email = cached.claims.get("email");
                 (key, ok, user, email)
@@ -85,28 +83,13 @@ fn verify(c: &mut Criterion) {
             b.iter(|| core_key.verify(alg, black_box(message.as_bytes()), &signature))
         });
 
-        // (d) floor: aws-lc-rs with a key parsed once (what pre-parsed keys can reach).
-        if alg == Algorithm::HS256 {
-            let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &secret());
-            assert!(aws_lc_rs::hmac::verify(&k, message.as_bytes(), &signature).is_ok());
-            g.bench_function("aws_lc_parsed_key", |b| {
-                b.iter(|| aws_lc_rs::hmac::verify(&k, black_box(message.as_bytes()), &signature).is_ok())
-            });
-        } else {
-            let algorithm: &'static dyn sig::VerificationAlgorithm = match alg {
-                Algorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
-                Algorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
-                Algorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
-                Algorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
-                Algorithm::EdDSA => &sig::ED25519,
-                _ => unreachable!(),
-            };
-            let pk = ParsedPublicKey::new(algorithm, spki_der(public)).unwrap();
-            assert!(pk.verify_sig(message.as_bytes(), &signature).is_ok());
-            g.bench_function("aws_lc_parsed_key", |b| {
-                b.iter(|| pk.verify_sig(black_box(message.as_bytes()), &signature).is_ok())
-            });
-        }
+        // (d) floor: aws-lc-rs with a key parsed once (what pre-parsed keys can reach); the
+        // same code as the `jwt-floor` binary bench/run.sh runs beside the worker.
+        let floor = Floor::new(name, &read(public)).unwrap();
+        assert!(floor.verify(message.as_bytes(), &signature));
+        g.bench_function("aws_lc_parsed_key", |b| {
+            b.iter(|| floor.verify(black_box(message.as_bytes()), &signature))
+        });
         g.finish();
     }
 }

@@ -50,7 +50,9 @@ impl Keys {
         let Some(auth) = req.headers().get(hyper::header::AUTHORIZATION) else {
             return false;
         };
-        let Ok(auth) = auth.to_str() else { return false };
+        let Ok(auth) = auth.to_str() else {
+            return false;
+        };
         let Some((scheme, token)) = auth.split_once(' ') else {
             return false;
         };
@@ -125,7 +127,9 @@ fn main() {
         });
         eprintln!("jwt-validator: listening on {listen}");
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let _ = stream.set_nodelay(true);
             let keys = keys.clone();
             tokio::task::spawn_local(async move {
