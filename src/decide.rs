@@ -226,7 +226,9 @@ fn reject(r: &Request, ctx: &Ctx, token: &[u8], f: &Failure) -> Decision {
         f.kid.as_deref().unwrap_or("-")
     );
     ctx.set_outcome(JwtStatus::Invalid, Some(f.reason.into()));
-    if is_jwt_shaped(token) {
+    // Every other reason is found after the header parsed: the token is JWT-shaped.
+    let shaped = !matches!(f.reason, Reason::Malformed | Reason::TooLarge) || is_jwt_shaped(token);
+    if shaped {
         Decision::Invalid(f.reason)
     } else {
         Decision::NotJwt(f.reason)

@@ -56,27 +56,32 @@ fn respond_inner(r: &mut Request, lc: &LocConf, d: Decision, redirect: bool) -> 
     }
 }
 
-/// The `WWW-Authenticate` value for a response (README "Status codes and challenges").
+/// The `WWW-Authenticate` value for a response (README "Status codes and challenges"), built
+/// in one buffer.
 pub fn challenge_value(realm: Option<&[u8]>, status: u16, reason: Option<Reason>) -> Vec<u8> {
-    let mut v = b"Bearer".to_vec();
-    let mut params: Vec<Vec<u8>> = Vec::new();
+    let description = match (status, reason) {
+        (401, Some(reason)) => Some(reason.description()),
+        _ => None,
+    };
+    let mut v =
+        Vec::with_capacity(96 + realm.map_or(0, <[u8]>::len) + description.map_or(0, str::len));
+    v.extend_from_slice(b"Bearer");
+    let mut sep: &[u8] = b" ";
     if let Some(realm) = realm {
-        let mut p = b"realm=\"".to_vec();
-        p.extend_from_slice(realm);
-        p.push(b'"');
-        params.push(p);
+        v.extend_from_slice(sep);
+        v.extend_from_slice(b"realm=\"");
+        v.extend_from_slice(realm);
+        v.push(b'"');
+        sep = b", ";
     }
-    match (status, reason) {
-        (401, Some(reason)) => {
-            params.push(b"error=\"invalid_token\"".to_vec());
-            params.push(format!("error_description=\"{}\"", reason.description()).into_bytes());
-        }
-        (403, _) => params.push(b"error=\"insufficient_scope\"".to_vec()),
-        _ => {}
-    }
-    for (i, p) in params.iter().enumerate() {
-        v.extend_from_slice(if i == 0 { b" " } else { b", " });
-        v.extend_from_slice(p);
+    if let Some(d) = description {
+        v.extend_from_slice(sep);
+        v.extend_from_slice(b"error=\"invalid_token\", error_description=\"");
+        v.extend_from_slice(d.as_bytes());
+        v.push(b'"');
+    } else if status == 403 {
+        v.extend_from_slice(sep);
+        v.extend_from_slice(b"error=\"insufficient_scope\"");
     }
     v
 }
