@@ -46,6 +46,12 @@ http {
             auth_jwt_rs_token $http_x_jwt;
             proxy_pass http://127.0.0.1:%%PORT_2%%;
         }
+        # A source whose getter reads the decision being made (the request context is shared
+        # between the gate and the getter): no token yet, so no value.
+        location /self/ {
+            auth_jwt_rs_token $jwt_status $http_x_jwt;
+            proxy_pass http://127.0.0.1:%%PORT_2%%;
+        }
     }
 }
 EOF2
@@ -127,6 +133,12 @@ $r = $t->get(1, '/var/', 'X-JWT' => $bad);
 expect_invalid($r, 'src', 'bad_signature', '$http_x_jwt source, bad token');
 $r = $t->get(1, '/var/');
 expect_missing($r, 'src', '$http_x_jwt source, empty');
+
+# $jwt_status as a source is read while the gate decides: empty, so the next source counts
+$r = $t->get(1, '/self/', 'X-JWT' => $good);
+expect_ok($r, '$jwt_status source read mid-decision, then $http_x_jwt', $alice);
+$r = $t->get(1, '/self/');
+expect_missing($r, 'src', '$jwt_status source read mid-decision, no token');
 
 $t->finish;
 done_testing;
