@@ -3,38 +3,31 @@
 //! forward-auth endpoint for other proxies. It answers 204, 401 or 403, and 500 only for a
 //! true server fault.
 
-use std::ffi::{c_char, c_void};
-
 use auth_jwt_core::outcome::Decision;
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
-use ngx::ffi::{
-    ngx_command_t, ngx_conf_t, ngx_http_finalize_request, ngx_http_request_t, ngx_int_t, NGX_DONE,
-};
+use ngx::ffi::{ngx_http_finalize_request, ngx_http_request_t, ngx_int_t, NGX_DONE};
 use ngx::http::{HTTPStatus, HttpModuleLocationConf, NgxHttpCoreModule, Request};
 
+use crate::conf::args::setter;
 use crate::conf::{ConfPos, LocConf, Module, IS_DUPLICATE};
 use crate::decide::decide;
 use crate::respond::{count_decision, respond};
-use crate::util::{conf_mut, guard};
+use crate::util::guard;
 
-/// `auth_jwt_rs_verify;` makes the location answer the gate's decision.
-pub extern "C" fn cmd_set_verify(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: nginx calls setters with the configuration being parsed and our location conf.
-    let lc = unsafe { conf_mut::<LocConf>(conf) };
-    if lc.verify {
-        return IS_DUPLICATE;
+setter! {
+    /// `auth_jwt_rs_verify;` makes the location answer the gate's decision.
+    cmd_set_verify, |cf, lc: &mut LocConf, _| {
+        if lc.verify {
+            return IS_DUPLICATE;
+        }
+        let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
+            return NGX_CONF_ERROR;
+        };
+        clcf.handler = Some(verify_handler);
+        lc.verify = true;
+        lc.verify_pos = Some(unsafe { ConfPos::of(cf) });
+        NGX_CONF_OK
     }
-    let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
-        return NGX_CONF_ERROR;
-    };
-    clcf.handler = Some(verify_handler);
-    lc.verify = true;
-    lc.verify_pos = Some(unsafe { ConfPos::of(cf) });
-    NGX_CONF_OK
 }
 
 unsafe extern "C" fn verify_handler(r: *mut ngx_http_request_t) -> ngx_int_t {

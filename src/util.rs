@@ -29,15 +29,6 @@ pub unsafe fn conf_args<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
     unsafe { (*(*cf).args).as_slice() }
 }
 
-/// `conf` pointer cast used by directive setters.
-///
-/// # Safety
-/// `conf` must point to a live `T` created by this module's create_*_conf, not borrowed
-/// elsewhere (nginx calls one setter at a time).
-pub unsafe fn conf_mut<'a, T>(conf: *mut c_void) -> &'a mut T {
-    unsafe { &mut *conf.cast::<T>() }
-}
-
 /// Copies bytes into `pool`; `None` when the allocation fails.
 pub fn pool_str(pool: *mut ngx_pool_t, src: &[u8]) -> Option<ngx_str_t> {
     if src.is_empty() {

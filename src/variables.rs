@@ -21,11 +21,12 @@ use ngx::http::{HttpModuleServerConf, NgxHttpCoreModule, Request};
 use ngx::ngx_conf_log_error;
 use serde_json::Value;
 
+use crate::conf::args::setter;
 use crate::conf::{compile_complex, FallbackVar, LocConf};
 use crate::ctx::{self, Ctx};
 use crate::decide::authenticate_early;
 use crate::log::log_info;
-use crate::util::{bytes, conf_args, conf_mut, guard, pool_str, shared_request};
+use crate::util::{bytes, conf_args, guard, pool_str, shared_request};
 
 type Getter =
     unsafe extern "C" fn(*mut ngx_http_request_t, *mut ngx_variable_value_t, usize) -> ngx_int_t;
@@ -459,35 +460,31 @@ unsafe extern "C" fn fallback_var_get(
     }
 }
 
-/// `auth_jwt_rs_fallback_set $var VALUE` (like `auth_request_set`).
-pub extern "C" fn cmd_fallback_set(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let lc = unsafe { conf_mut::<LocConf>(conf) };
-    let args = unsafe { conf_args(cf) };
-    let Some(name) = var_name(cf, &args[1]) else {
-        return NGX_CONF_ERROR;
-    };
-    // SAFETY: cf is live.
-    unsafe {
-        let Some((v, index)) = add_var(cf, &name) else {
+setter! {
+    /// `auth_jwt_rs_fallback_set $var VALUE` (like `auth_request_set`).
+    cmd_fallback_set, |cf, lc: &mut LocConf, args| {
+        let Some(name) = var_name(cf, &args[1]) else {
             return NGX_CONF_ERROR;
         };
-        // A variable of auth_jwt_rs_claim_set keeps its getter, which picks the claim or the
-        // fallback value depending on who decided; any other getter is replaced.
-        if !(*v)
-            .get_handler
-            .is_some_and(|h| std::ptr::fn_addr_eq(h, USER_VAR_GET))
-        {
-            (*v).get_handler = Some(FALLBACK_VAR_GET);
-            (*v).data = index;
+        // SAFETY: cf is live.
+        unsafe {
+            let Some((v, index)) = add_var(cf, &name) else {
+                return NGX_CONF_ERROR;
+            };
+            // A variable of auth_jwt_rs_claim_set keeps its getter, which picks the claim or the
+            // fallback value depending on who decided; any other getter is replaced.
+            if !(*v)
+                .get_handler
+                .is_some_and(|h| std::ptr::fn_addr_eq(h, USER_VAR_GET))
+            {
+                (*v).get_handler = Some(FALLBACK_VAR_GET);
+                (*v).data = index;
+            }
+            let Some(value) = compile_complex(cf, &args[2]) else {
+                return NGX_CONF_ERROR;
+            };
+            lc.push_fallback_var(FallbackVar { index, value });
         }
-        let Some(value) = compile_complex(cf, &args[2]) else {
-            return NGX_CONF_ERROR;
-        };
-        lc.push_fallback_var(FallbackVar { index, value });
+        NGX_CONF_OK
     }
-    NGX_CONF_OK
 }

@@ -129,3 +129,28 @@ pub fn split_error_code(args: &[ngx_str_t]) -> Result<(&[ngx_str_t], u16), Strin
     }
     Ok((args, 403))
 }
+
+/// Defines a directive setter: the `extern "C"` function nginx calls, which hands its body
+/// the configuration being parsed (`cf`, raw: nginx's logging macros take it so), this
+/// module's conf struct of the directive's level, and the directive's arguments.
+macro_rules! setter {
+    ($(#[$meta:meta])* $name:ident, |$cf:ident, $conf:tt: &mut $T:ty, $args:tt| $body:block) => {
+        $(#[$meta])*
+        pub extern "C" fn $name(
+            cf: *mut ::ngx::ffi::ngx_conf_t,
+            _cmd: *mut ::ngx::ffi::ngx_command_t,
+            conf: *mut ::std::ffi::c_void,
+        ) -> *mut ::std::ffi::c_char {
+            #[allow(unused_variables)]
+            let $cf = cf;
+            // SAFETY: nginx calls a setter with the configuration being parsed, whose `args`
+            // hold the directive, and the conf struct this module created for the level the
+            // directive is in (`conf` of the command); nothing else uses either meanwhile.
+            #[allow(unused_variables)]
+            let ($conf, $args): (&mut $T, &[::ngx::ffi::ngx_str_t]) =
+                unsafe { (&mut *conf.cast::<$T>(), (*(*cf).args).as_slice()) };
+            $body
+        }
+    };
+}
+pub(crate) use setter;

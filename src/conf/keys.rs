@@ -1,37 +1,33 @@
 //! Key directives: `auth_jwt_rs_key_file`, `_secret_file`, `_key_request`, `_key_zone`,
 //! `_key_cache`, `_algorithms`.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_char;
 
 use auth_jwt_core::alg::parse_alg_name;
 use auth_jwt_core::keys as core_keys;
 use auth_jwt_core::providers::parse_binding;
 use ngx::core::{NGX_CONF_ERROR, NGX_CONF_OK};
-use ngx::ffi::{ngx_command_t, ngx_conf_t, NGX_LOG_EMERG, NGX_LOG_WARN};
+use ngx::ffi::{ngx_conf_t, NGX_LOG_EMERG, NGX_LOG_WARN};
 use ngx::ngx_conf_log_error;
 
 use super::args::*;
 use super::*;
-use crate::util::{bytes, conf_args, conf_mut};
+use crate::util::{bytes, conf_args};
 
-pub extern "C" fn cmd_add_key_file(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    add_key(cf, conf, "auth_jwt_rs_key_file", |b| {
-        core_keys::parse_key_file(b).map(|l| (l.keys, l.warnings))
-    })
+setter! {
+    cmd_add_key_file, |cf, lc: &mut LocConf, args| {
+        add_key(cf, lc, args, "auth_jwt_rs_key_file", |b| {
+            core_keys::parse_key_file(b).map(|l| (l.keys, l.warnings))
+        })
+    }
 }
 
-pub extern "C" fn cmd_add_secret_file(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    add_key(cf, conf, "auth_jwt_rs_secret_file", |b| {
-        core_keys::secret_key(b).map(|k| (vec![k], Vec::new()))
-    })
+setter! {
+    cmd_add_secret_file, |cf, lc: &mut LocConf, args| {
+        add_key(cf, lc, args, "auth_jwt_rs_secret_file", |b| {
+            core_keys::secret_key(b).map(|k| (vec![k], Vec::new()))
+        })
+    }
 }
 
 type KeyParser = fn(&[u8]) -> Result<(Vec<Key>, Vec<String>), core_keys::KeyError>;
@@ -75,12 +71,11 @@ fn group_for<'a>(
 
 fn add_key(
     cf: *mut ngx_conf_t,
-    conf: *mut c_void,
+    lc: &mut LocConf,
+    args: &[ngx_str_t],
     directive: &str,
     parse: KeyParser,
 ) -> *mut c_char {
-    let lc = unsafe { conf_mut::<LocConf>(conf) };
-    let args = unsafe { conf_args(cf) };
     let Some(binding) = key_binding(cf, directive) else {
         return NGX_CONF_ERROR;
     };
@@ -109,99 +104,84 @@ fn add_key(
     }
 }
 
-pub extern "C" fn cmd_add_key_request(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let lc = unsafe { conf_mut::<LocConf>(conf) };
-    let args = unsafe { conf_args(cf) };
-    if bytes(&args[1]).first() != Some(&b'/') {
-        ngx_conf_log_error!(
-            NGX_LOG_EMERG,
-            cf,
-            "invalid URI \"{}\" in \"auth_jwt_rs_key_request\", it must start with \"/\"",
-            arg_str(&args[1])
-        );
-        return NGX_CONF_ERROR;
+setter! {
+    cmd_add_key_request, |cf, lc: &mut LocConf, args| {
+        if bytes(&args[1]).first() != Some(&b'/') {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "invalid URI \"{}\" in \"auth_jwt_rs_key_request\", it must start with \"/\"",
+                arg_str(&args[1])
+            );
+            return NGX_CONF_ERROR;
+        }
+        let Some(binding) = key_binding(cf, "auth_jwt_rs_key_request") else {
+            return NGX_CONF_ERROR;
+        };
+        let Some(mc) = Module::main_conf_mut(unsafe { &*cf }) else {
+            return NGX_CONF_ERROR;
+        };
+        let remote = mc.registry.remote(args[1]);
+        let Some(group) = group_for(cf, lc, "auth_jwt_rs_key_request", &binding) else {
+            return NGX_CONF_ERROR;
+        };
+        group.remotes.push(remote);
+        NGX_CONF_OK
     }
-    let Some(binding) = key_binding(cf, "auth_jwt_rs_key_request") else {
-        return NGX_CONF_ERROR;
-    };
-    let Some(mc) = Module::main_conf_mut(unsafe { &*cf }) else {
-        return NGX_CONF_ERROR;
-    };
-    let remote = mc.registry.remote(args[1]);
-    let Some(group) = group_for(cf, lc, "auth_jwt_rs_key_request", &binding) else {
-        return NGX_CONF_ERROR;
-    };
-    group.remotes.push(remote);
-    NGX_CONF_OK
 }
 
-pub extern "C" fn cmd_set_key_zone(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let mc = unsafe { conf_mut::<MainConf>(conf) };
-    if mc.key_zone_size.is_some() {
-        return IS_DUPLICATE;
+setter! {
+    cmd_set_key_zone, |cf, mc: &mut MainConf, args| {
+        if mc.key_zone_size.is_some() {
+            return IS_DUPLICATE;
+        }
+        let mut v = args[1];
+        // SAFETY: ngx_parse_size only reads the string.
+        let size = unsafe { ngx::ffi::ngx_parse_size(&mut v) };
+        if size < crate::keyzone::MIN_SIZE as isize {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "invalid value \"{}\" in \"auth_jwt_rs_key_zone\", it must be a size of at \
+                 least 32k",
+                arg_str(&args[1])
+            );
+            return NGX_CONF_ERROR;
+        }
+        mc.key_zone_size = Some(size as usize);
+        NGX_CONF_OK
     }
-    let args = unsafe { conf_args(cf) };
-    let mut v = args[1];
-    // SAFETY: ngx_parse_size only reads the string.
-    let size = unsafe { ngx::ffi::ngx_parse_size(&mut v) };
-    if size < crate::keyzone::MIN_SIZE as isize {
-        ngx_conf_log_error!(
-            NGX_LOG_EMERG,
-            cf,
-            "invalid value \"{}\" in \"auth_jwt_rs_key_zone\", it must be a size of at \
-             least 32k",
-            arg_str(&args[1])
-        );
-        return NGX_CONF_ERROR;
-    }
-    mc.key_zone_size = Some(size as usize);
-    NGX_CONF_OK
 }
 
-pub extern "C" fn cmd_set_key_cache(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let lc = unsafe { conf_mut::<LocConf>(conf) };
-    if lc.key_cache.is_some() {
-        return IS_DUPLICATE;
+setter! {
+    cmd_set_key_cache, |cf, lc: &mut LocConf, _| {
+        if lc.key_cache.is_some() {
+            return IS_DUPLICATE;
+        }
+        match parse_secs(cf, "auth_jwt_rs_key_cache", 1) {
+            Some(secs) => lc.key_cache = Some(secs),
+            None => return NGX_CONF_ERROR,
+        }
+        NGX_CONF_OK
     }
-    match parse_secs(cf, "auth_jwt_rs_key_cache", 1) {
-        Some(secs) => lc.key_cache = Some(secs),
-        None => return NGX_CONF_ERROR,
-    }
-    NGX_CONF_OK
 }
 
-pub extern "C" fn cmd_set_algorithms(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    conf: *mut c_void,
-) -> *mut c_char {
-    let lc = unsafe { conf_mut::<LocConf>(conf) };
-    if lc.algorithms.is_some() {
-        return IS_DUPLICATE;
-    }
-    let args = unsafe { conf_args(cf) };
-    let mut set = AlgSet::EMPTY;
-    for a in &args[1..] {
-        match parse_alg_name(&arg_str(a)) {
-            Ok(alg) => set.insert(alg),
-            Err(e) => {
-                ngx_conf_log_error!(NGX_LOG_EMERG, cf, "auth_jwt_rs_algorithms: {e}");
-                return NGX_CONF_ERROR;
+setter! {
+    cmd_set_algorithms, |cf, lc: &mut LocConf, args| {
+        if lc.algorithms.is_some() {
+            return IS_DUPLICATE;
+        }
+        let mut set = AlgSet::EMPTY;
+        for a in &args[1..] {
+            match parse_alg_name(&arg_str(a)) {
+                Ok(alg) => set.insert(alg),
+                Err(e) => {
+                    ngx_conf_log_error!(NGX_LOG_EMERG, cf, "auth_jwt_rs_algorithms: {e}");
+                    return NGX_CONF_ERROR;
+                }
             }
         }
+        lc.algorithms = Some(set);
+        NGX_CONF_OK
     }
-    lc.algorithms = Some(set);
-    NGX_CONF_OK
 }
