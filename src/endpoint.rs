@@ -20,11 +20,13 @@ setter! {
         if lc.verify {
             return IS_DUPLICATE;
         }
+        // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
         let Some(clcf) = NgxHttpCoreModule::location_conf_mut(unsafe { &*cf }) else {
             return NGX_CONF_ERROR;
         };
         clcf.handler = Some(verify_handler);
         lc.verify = true;
+        // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
         lc.verify_pos = Some(unsafe { ConfPos::of(cf) });
         NGX_CONF_OK
     }

@@ -732,6 +732,7 @@ unsafe extern "C" fn fetch_done(
             return NGX_OK as ngx_int_t;
         }
         let body = std::mem::take(&mut job.body);
+        // SAFETY: sr is the finished key subrequest of this job, live while nginx finalizes it.
         match unsafe { fetched_keys(sr, rc, job, &body) } {
             Ok((keys, warnings)) => {
                 for w in warnings {

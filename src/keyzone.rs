@@ -81,6 +81,7 @@ pub unsafe fn add(
     if zone.is_null() {
         return None;
     }
+    // SAFETY: cf is being parsed; the zone was just added to its cycle.
     unsafe { (*zone).init = Some(init_zone) };
     Some(zone)
 }

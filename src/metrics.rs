@@ -46,10 +46,12 @@ pub unsafe fn add_zone(cf: *mut ngx_conf_t, tag: *mut c_void) -> Result<(), ()> 
         len: NAME.len(),
         data: NAME.as_ptr() as *mut u8,
     };
+    // SAFETY: cf is being parsed; the zone was just added to its cycle.
     let zone = unsafe { ngx_shared_memory_add(cf, &mut name, ZONE_SIZE, tag) };
     if zone.is_null() {
         return Err(());
     }
+    // SAFETY: cf is being parsed; the zone was just added to its cycle.
     unsafe { (*zone).init = Some(init_zone) };
     Ok(())
 }

@@ -25,6 +25,7 @@ impl HttpModule for Module {
     }
 
     unsafe extern "C" fn preconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+        // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
         match unsafe { variables::register(cf) } {
             Ok(()) => Status::NGX_OK.into(),
             Err(()) => Status::NGX_ERROR.into(),
@@ -32,6 +33,7 @@ impl HttpModule for Module {
     }
 
     unsafe extern "C" fn postconfiguration(cf: *mut ngx_conf_t) -> ngx_int_t {
+        // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
         let cf = unsafe { &mut *cf };
         let Some(cmcf) = NgxHttpCoreModule::main_conf_mut(cf) else {
             return Status::NGX_ERROR.into();
@@ -41,6 +43,7 @@ impl HttpModule for Module {
         // `auth_request`: with `satisfy any`, an allowed client must not depend on the gate
         // (e.g. on a failing fallback service), as with nginx's own modules.
         let tag = Module::module() as *const ngx_module_t as *mut std::ffi::c_void;
+        // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
         if unsafe { metrics::add_zone(cf, tag) }.is_err() {
             return Status::NGX_ERROR.into();
         }
@@ -49,6 +52,7 @@ impl HttpModule for Module {
         };
         if !mc.registry.is_empty() {
             let size = mc.key_zone_size.unwrap_or(keyzone::DEFAULT_SIZE);
+            // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
             let Some(zone) = (unsafe { keyzone::add(cf, size, tag) }) else {
                 return Status::NGX_ERROR.into();
             };
@@ -57,10 +61,13 @@ impl HttpModule for Module {
         }
         jwks::install_body_filter();
         let handlers = &mut cmcf.phases[ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize].handlers;
+        // SAFETY: the access phase's handler array of the core main conf being configured.
         let h = unsafe { ngx_array_push(handlers) } as *mut ngx_http_handler_pt;
         if h.is_null() {
             return Status::NGX_ERROR.into();
         }
+        // SAFETY: the array now has nelts >= 1 handler slots; the first nelts - 1 move up
+        // one slot so that ours is first.
         unsafe {
             let elts = handlers.elts as *mut ngx_http_handler_pt;
             std::ptr::copy(elts, elts.add(1), handlers.nelts - 1);
@@ -273,6 +280,7 @@ ngx::ngx_modules!(ngx_http_auth_jwt_rs_module);
 #[cfg_attr(not(feature = "export-modules"), no_mangle)]
 pub static mut ngx_http_auth_jwt_rs_module: ngx_module_t = ngx_module_t {
     ctx: addr_of!(NGX_HTTP_AUTH_JWT_RS_MODULE_CTX) as _,
+    // SAFETY: only the address of the static command table is taken, at compile time.
     commands: unsafe { addr_of_mut!(NGX_HTTP_AUTH_JWT_RS_COMMANDS[0]) },
     type_: NGX_HTTP_MODULE as _,
     ..ngx_module_t::default()

@@ -42,6 +42,7 @@ pub fn pool_str(pool: *mut ngx_pool_t, src: &[u8]) -> Option<ngx_str_t> {
     if p.is_null() {
         return None;
     }
+    // SAFETY: p is a fresh block of src.len() bytes from the pool.
     unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p, src.len()) };
     Some(ngx_str_t {
         len: src.len(),
@@ -88,6 +89,7 @@ pub unsafe fn find_cleanup<T>(
     handler: Cleanup,
     pick: impl Fn(*mut T) -> bool,
 ) -> Option<*mut T> {
+    // SAFETY: guaranteed by the caller; the cleanup list is a NULL-terminated list of the pool.
     unsafe {
         let mut c = (*pool).cleanup;
         while !c.is_null() {

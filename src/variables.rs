@@ -52,12 +52,14 @@ pub unsafe fn register(cf: *mut ngx_conf_t) -> Result<(), ()> {
             len: name.len(),
             data: name.as_ptr() as *mut u8,
         };
+        // SAFETY: cf is the configuration being parsed (preconfiguration); name is static.
         let v = unsafe {
             ngx_http_add_variable(cf, &mut n, (flags | NGX_HTTP_VAR_NOCACHEABLE) as ngx_uint_t)
         };
         if v.is_null() {
             return Err(());
         }
+        // SAFETY: v is the variable nginx just added.
         unsafe {
             (*v).get_handler = Some(get);
             (*v).data = 0;
@@ -329,6 +331,7 @@ pub extern "C" fn cmd_claim_set(
     _cmd: *mut ngx_command_t,
     _conf: *mut c_void,
 ) -> *mut c_char {
+    // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
     let args = unsafe { conf_args(cf) };
     let path = String::from_utf8_lossy(bytes(&args[2])).into_owned();
     match ClaimPath::parse(&path) {
@@ -349,6 +352,7 @@ pub extern "C" fn cmd_header_set(
     _cmd: *mut ngx_command_t,
     _conf: *mut c_void,
 ) -> *mut c_char {
+    // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
     let args = unsafe { conf_args(cf) };
     let name = String::from_utf8_lossy(bytes(&args[2])).into_owned();
     if name.is_empty() {
@@ -389,6 +393,7 @@ unsafe fn add_var(
     cf: *mut ngx_conf_t,
     name: &ngx_str_t,
 ) -> Option<(*mut ngx_http_variable_t, usize)> {
+    // SAFETY: guaranteed by the caller.
     unsafe {
         let mut n = *name;
         let v = ngx_http_add_variable(

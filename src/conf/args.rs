@@ -88,6 +88,7 @@ pub unsafe fn read_conf_file(
 /// The directive's time argument in seconds (nginx time syntax: `30s`, `10m`, ...), at least
 /// `min`; logs the error and returns `None` otherwise.
 pub fn parse_secs(cf: *mut ngx_conf_t, directive: &str, min: u64) -> Option<u64> {
+    // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
     let args = unsafe { conf_args(cf) };
     let mut v = args[1];
     // SAFETY: ngx_parse_time only reads the string.
@@ -148,6 +149,7 @@ macro_rules! setter {
             // directive is in (`conf` of the command); nothing else uses either meanwhile.
             #[allow(unused_variables)]
             let ($conf, $args): (&mut $T, &[::ngx::ffi::ngx_str_t]) =
+                // SAFETY: see above.
                 unsafe { (&mut *conf.cast::<$T>(), (*(*cf).args).as_slice()) };
             $body
         }

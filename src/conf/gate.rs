@@ -20,6 +20,7 @@ setter! {
         let e = match bytes(v) {
             b"on" => Enable::On,
             b"off" => Enable::Off,
+            // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
             b if b.first() == Some(&b'$') => match unsafe { compile_complex(cf, v) } {
                 Some(cv) => Enable::Var(cv),
                 None => return NGX_CONF_ERROR,
@@ -35,6 +36,7 @@ setter! {
             }
         };
         lc.enable = Some(e);
+        // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
         lc.enable_pos = Some(unsafe { ConfPos::of(cf) });
         NGX_CONF_OK
     }
@@ -82,6 +84,7 @@ setter! {
                 }
                 Some(ngx_str_t {
                     len: rest.len(),
+                    // SAFETY: the name is a suffix of the same configuration string.
                     data: unsafe { a.data.add(prefix.len()) },
                 })
             };
@@ -103,6 +106,7 @@ setter! {
                     None => return bad_source(cf, a),
                 }
             } else if b.len() > 1 && b[0] == b'$' {
+                // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
                 match unsafe { compile_complex(cf, a) } {
                     Some(cv) => Source::Var(cv),
                     None => return NGX_CONF_ERROR,
@@ -141,6 +145,7 @@ setter! {
             );
             return NGX_CONF_ERROR;
         }
+        // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
         match unsafe { compile_complex(cf, &args[1]) } {
             Some(cv) => {
                 lc.login_url = Some(cv);

@@ -35,6 +35,7 @@ type KeyParser = fn(&[u8]) -> Result<(Vec<Key>, Vec<String>), core_keys::KeyErro
 /// The `issuer=` / `audience=` parameters after a key directive's first argument; logs the
 /// error and returns `None` when they are wrong.
 fn key_binding(cf: *mut ngx_conf_t, directive: &str) -> Option<Binding> {
+    // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
     let args = unsafe { conf_args(cf) };
     let params: Vec<String> = args
         .get(2..)
@@ -82,6 +83,7 @@ fn add_key(
     let Some(group) = group_for(cf, lc, directive, &binding) else {
         return NGX_CONF_ERROR;
     };
+    // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
     let (path, data) = match unsafe { read_conf_file(cf, &args[1]) } {
         Ok(v) => v,
         Err(e) => {
@@ -118,6 +120,7 @@ setter! {
         let Some(binding) = key_binding(cf, "auth_jwt_rs_key_request") else {
             return NGX_CONF_ERROR;
         };
+        // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
         let Some(mc) = Module::main_conf_mut(unsafe { &*cf }) else {
             return NGX_CONF_ERROR;
         };

@@ -38,6 +38,7 @@ setter! {
                 );
                 return NGX_CONF_ERROR;
             }
+            // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
             match unsafe { compile_complex(cf, v) } {
                 Some(cv) => values.push(cv),
                 None => return NGX_CONF_ERROR,
