@@ -140,5 +140,20 @@ expect_ok($r, '$jwt_status source read mid-decision, then $http_x_jwt', $alice);
 $r = $t->get(1, '/self/');
 expect_missing($r, 'src', '$jwt_status source read mid-decision, no token');
 
+# Debug lines at each step of a decision (the harness runs the log at debug and checks, in
+# finish, that no line carries a token's bytes).
+my $log = $t->error_log;
+SKIP: {
+    skip 'nginx without --with-debug', 6 unless $log =~ /\[debug\]/;
+    like($log, qr/\[debug\].*auth_jwt_rs: no token in the configured sources/, 'debug: no token');
+    like($log, qr/\[debug\].*auth_jwt_rs: token found \(\d+ bytes\)/, 'debug: token found');
+    like($log, qr/\[debug\].*auth_jwt_rs: verified-token cache (hit|miss)/, 'debug: cache lookup');
+    like($log,
+        qr/\[debug\].*auth_jwt_rs: checking the signature \(alg: RS256, kid: "[^"]*"\) against \d+ keys/,
+        'debug: key choice');
+    like($log, qr/\[debug\].*auth_jwt_rs: token accepted \(alg: RS256/, 'debug: verdict');
+    unlike($log, qr/\[debug\].*auth_jwt_rs: [^\n]*eyJ/, 'debug lines carry no token bytes');
+}
+
 $t->finish;
 done_testing;
