@@ -94,9 +94,22 @@ else
   done
 fi
 
+# t/reload.t kills a worker with SIGSEGV on purpose (kill(2), no memory access) and expects the
+# master to log "exited on signal 11": ASan's SEGV handler would turn that into a report and an
+# abort (signal 6). It runs on its own with handle_segv=0; a real SEGV there still fails the
+# test (the master's [alert] in error.log), only without an ASan stack.
+main=() segv=()
+for f in "${tests[@]}"; do
+  case $f in *reload.t) segv+=("$f") ;; *) main+=("$f") ;; esac
+done
 echo "== end-to-end tests under ASan: ${tests[*]}"
 status=0
-ASAN_OPTIONS="$base:log_path=$reports/asan" prove -j2 "${tests[@]}" || status=$?
+if [ ${#main[@]} -gt 0 ]; then
+  ASAN_OPTIONS="$base:log_path=$reports/asan" prove -j2 "${main[@]}" || status=$?
+fi
+if [ ${#segv[@]} -gt 0 ]; then
+  ASAN_OPTIONS="$base:handle_segv=0:log_path=$reports/asan" prove "${segv[@]}" || status=$?
+fi
 
 shopt -s nullglob
 files=("$reports"/asan.*)
