@@ -334,7 +334,15 @@ http {
 }
 EOF
 $t->run;
-is(scalar(AuthJwt::Test::_workers($t->_master_pid)), 2, 'two workers');
+# run() waits for the port, which the first worker opens; give the second (slow under ASan) up
+# to 5 s to start.
+my @workers;
+for (1 .. 50) {
+    @workers = AuthJwt::Test::_workers($t->_master_pid);
+    last if @workers >= 2;
+    select(undef, undef, undef, 0.1);
+}
+is(scalar(@workers), 2, 'two workers');
 $good = $t->mint(alg => 'RS256', key => 'rsa.key', kid => 'rsa1', @claims);
 my @socks;
 for my $i (1 .. 20) {
