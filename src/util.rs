@@ -4,9 +4,7 @@
 use std::ffi::c_void;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use ngx::ffi::{
-    ngx_conf_t, ngx_list_part_t, ngx_log_t, ngx_pnalloc, ngx_pool_t, ngx_str_t, ngx_table_elt_t,
-};
+use ngx::ffi::{ngx_list_part_t, ngx_log_t, ngx_pnalloc, ngx_pool_t, ngx_str_t, ngx_table_elt_t};
 use ngx::http::Request;
 
 use crate::log::log_error;
@@ -19,14 +17,6 @@ pub fn bytes(s: &ngx_str_t) -> &[u8] {
         // SAFETY: nginx strings point to `len` readable bytes for at least the pool's lifetime.
         unsafe { std::slice::from_raw_parts(s.data, s.len) }
     }
-}
-
-/// The arguments of the directive being parsed (`args[0]` is the directive name).
-///
-/// # Safety
-/// `cf` must be the live configuration being parsed.
-pub unsafe fn conf_args<'a>(cf: *mut ngx_conf_t) -> &'a [ngx_str_t] {
-    unsafe { (*(*cf).args).as_slice() }
 }
 
 /// Copies bytes into `pool`; `None` when the allocation fails.

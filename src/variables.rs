@@ -5,28 +5,27 @@
 //! All are evaluated on every use (NOCACHEABLE): a value read before the access phase, or
 //! before an internal redirect, must not stick.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_char;
 
 use auth_jwt_core::path::ClaimPath;
 use auth_jwt_core::render::{expose, Exposed};
 use auth_jwt_core::url::percent_encode_unreserved;
 use ngx::core::{Pool, NGX_CONF_ERROR, NGX_CONF_OK};
 use ngx::ffi::{
-    ngx_command_t, ngx_conf_t, ngx_http_add_variable, ngx_http_get_variable_index,
-    ngx_http_request_t, ngx_http_variable_t, ngx_int_t, ngx_str_t, ngx_uint_t,
-    ngx_variable_value_t, NGX_ERROR, NGX_HTTP_VAR_CHANGEABLE, NGX_HTTP_VAR_NOCACHEABLE,
-    NGX_HTTP_VAR_PREFIX, NGX_LOG_EMERG, NGX_OK,
+    ngx_conf_t, ngx_http_add_variable, ngx_http_get_variable_index, ngx_http_request_t,
+    ngx_http_variable_t, ngx_int_t, ngx_str_t, ngx_uint_t, ngx_variable_value_t, NGX_ERROR,
+    NGX_HTTP_VAR_CHANGEABLE, NGX_HTTP_VAR_NOCACHEABLE, NGX_HTTP_VAR_PREFIX, NGX_LOG_EMERG, NGX_OK,
 };
 use ngx::http::{HttpModuleServerConf, NgxHttpCoreModule, Request};
 use ngx::ngx_conf_log_error;
 use serde_json::Value;
 
 use crate::conf::args::setter;
-use crate::conf::{compile_complex, FallbackVar, LocConf};
+use crate::conf::{compile_complex, FallbackVar, LocConf, MainConf};
 use crate::ctx::{self, Ctx};
 use crate::decide::authenticate_early;
 use crate::log::log_info;
-use crate::util::{bytes, conf_args, guard, pool_str, shared_request};
+use crate::util::{bytes, guard, pool_str, shared_request};
 
 type Getter =
     unsafe extern "C" fn(*mut ngx_http_request_t, *mut ngx_variable_value_t, usize) -> ngx_int_t;
@@ -326,44 +325,36 @@ unsafe extern "C" fn user_var_get(
     }
 }
 
-pub extern "C" fn cmd_claim_set(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    _conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
-    let args = unsafe { conf_args(cf) };
-    let path = String::from_utf8_lossy(bytes(&args[2])).into_owned();
-    match ClaimPath::parse(&path) {
-        Ok(p) => define_user_var(cf, &args[1], VarSource::Claim(p)),
-        Err(e) => {
-            ngx_conf_log_error!(
-                NGX_LOG_EMERG,
-                cf,
-                "auth_jwt_rs_claim_set: invalid path: {e}"
-            );
-            NGX_CONF_ERROR
+setter! {
+    cmd_claim_set, |cf, _: &mut MainConf, args| {
+        let path = String::from_utf8_lossy(bytes(&args[2])).into_owned();
+        match ClaimPath::parse(&path) {
+            Ok(p) => define_user_var(cf, &args[1], VarSource::Claim(p)),
+            Err(e) => {
+                ngx_conf_log_error!(
+                    NGX_LOG_EMERG,
+                    cf,
+                    "auth_jwt_rs_claim_set: invalid path: {e}"
+                );
+                NGX_CONF_ERROR
+            }
         }
     }
 }
 
-pub extern "C" fn cmd_header_set(
-    cf: *mut ngx_conf_t,
-    _cmd: *mut ngx_command_t,
-    _conf: *mut c_void,
-) -> *mut c_char {
-    // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
-    let args = unsafe { conf_args(cf) };
-    let name = String::from_utf8_lossy(bytes(&args[2])).into_owned();
-    if name.is_empty() {
-        ngx_conf_log_error!(
-            NGX_LOG_EMERG,
-            cf,
-            "auth_jwt_rs_header_set: empty header name"
-        );
-        return NGX_CONF_ERROR;
+setter! {
+    cmd_header_set, |cf, _: &mut MainConf, args| {
+        let name = String::from_utf8_lossy(bytes(&args[2])).into_owned();
+        if name.is_empty() {
+            ngx_conf_log_error!(
+                NGX_LOG_EMERG,
+                cf,
+                "auth_jwt_rs_header_set: empty header name"
+            );
+            return NGX_CONF_ERROR;
+        }
+        define_user_var(cf, &args[1], VarSource::Header(name))
     }
-    define_user_var(cf, &args[1], VarSource::Header(name))
 }
 
 /// Checks `$name` syntax and returns the name without `$`.

@@ -12,7 +12,7 @@ use ngx::ffi::{
 use ngx::ngx_conf_log_error;
 
 use super::values::{ComplexValue, ConfPos};
-use crate::util::{bytes, conf_args};
+use crate::util::bytes;
 
 pub const IS_DUPLICATE: *mut c_char = c"is duplicate".as_ptr() as *mut c_char;
 
@@ -85,12 +85,10 @@ pub unsafe fn read_conf_file(
     }
 }
 
-/// The directive's time argument in seconds (nginx time syntax: `30s`, `10m`, ...), at least
-/// `min`; logs the error and returns `None` otherwise.
-pub fn parse_secs(cf: *mut ngx_conf_t, directive: &str, min: u64) -> Option<u64> {
-    // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
-    let args = unsafe { conf_args(cf) };
-    let mut v = args[1];
+/// The directive's time argument `arg` in seconds (nginx time syntax: `30s`, `10m`, ...), at
+/// least `min`; logs the error and returns `None` otherwise.
+pub fn parse_secs(cf: *mut ngx_conf_t, arg: &ngx_str_t, directive: &str, min: u64) -> Option<u64> {
+    let mut v = *arg;
     // SAFETY: ngx_parse_time only reads the string.
     let secs = unsafe { ngx_parse_time(&mut v, 1) };
     if secs < 0 || (secs as u64) < min {
@@ -98,7 +96,7 @@ pub fn parse_secs(cf: *mut ngx_conf_t, directive: &str, min: u64) -> Option<u64>
             NGX_LOG_EMERG,
             cf,
             "invalid value \"{}\" in \"{directive}\"",
-            arg_str(&args[1])
+            arg_str(arg)
         );
         return None;
     }

@@ -12,7 +12,7 @@ use ngx::ngx_conf_log_error;
 
 use super::args::*;
 use super::*;
-use crate::util::{bytes, conf_args};
+use crate::util::bytes;
 
 setter! {
     cmd_add_key_file, |cf, lc: &mut LocConf, args| {
@@ -34,9 +34,7 @@ type KeyParser = fn(&[u8]) -> Result<(Vec<Key>, Vec<String>), core_keys::KeyErro
 
 /// The `issuer=` / `audience=` parameters after a key directive's first argument; logs the
 /// error and returns `None` when they are wrong.
-fn key_binding(cf: *mut ngx_conf_t, directive: &str) -> Option<Binding> {
-    // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
-    let args = unsafe { conf_args(cf) };
+fn key_binding(cf: *mut ngx_conf_t, args: &[ngx_str_t], directive: &str) -> Option<Binding> {
     let params: Vec<String> = args
         .get(2..)
         .unwrap_or_default()
@@ -77,7 +75,7 @@ fn add_key(
     directive: &str,
     parse: KeyParser,
 ) -> *mut c_char {
-    let Some(binding) = key_binding(cf, directive) else {
+    let Some(binding) = key_binding(cf, args, directive) else {
         return NGX_CONF_ERROR;
     };
     let Some(group) = group_for(cf, lc, directive, &binding) else {
@@ -117,7 +115,7 @@ setter! {
             );
             return NGX_CONF_ERROR;
         }
-        let Some(binding) = key_binding(cf, "auth_jwt_rs_key_request") else {
+        let Some(binding) = key_binding(cf, args, "auth_jwt_rs_key_request") else {
             return NGX_CONF_ERROR;
         };
         // SAFETY: cf is the configuration nginx is parsing (hook or setter argument).
@@ -157,11 +155,11 @@ setter! {
 }
 
 setter! {
-    cmd_set_key_cache, |cf, lc: &mut LocConf, _| {
+    cmd_set_key_cache, |cf, lc: &mut LocConf, args| {
         if lc.key_cache.is_some() {
             return IS_DUPLICATE;
         }
-        match parse_secs(cf, "auth_jwt_rs_key_cache", 1) {
+        match parse_secs(cf, &args[1], "auth_jwt_rs_key_cache", 1) {
             Some(secs) => lc.key_cache = Some(secs),
             None => return NGX_CONF_ERROR,
         }

@@ -11,11 +11,11 @@ use super::*;
 use crate::util::bytes;
 
 setter! {
-    cmd_set_leeway, |cf, lc: &mut LocConf, _| {
+    cmd_set_leeway, |cf, lc: &mut LocConf, args| {
         if lc.leeway.is_some() {
             return IS_DUPLICATE;
         }
-        match parse_secs(cf, "auth_jwt_rs_leeway", 0) {
+        match parse_secs(cf, &args[1], "auth_jwt_rs_leeway", 0) {
             Some(secs) => lc.leeway = Some(secs),
             None => return NGX_CONF_ERROR,
         }
@@ -74,7 +74,7 @@ setter! {
             lc.max_lifetime = Some(None);
             return NGX_CONF_OK;
         }
-        match parse_secs(cf, "auth_jwt_rs_max_lifetime", 1) {
+        match parse_secs(cf, &args[1], "auth_jwt_rs_max_lifetime", 1) {
             Some(secs) => lc.max_lifetime = Some(Some(secs)),
             None => return NGX_CONF_ERROR,
         }
