@@ -16,15 +16,17 @@ thread_local! {
 
 /// Runs `f` with this worker's cache, created on first use with `capacity` entries (or the
 /// default); a different capacity (another configuration, in a single-process nginx) starts
-/// a new cache.
-pub fn with<T>(capacity: Option<usize>, f: impl FnOnce(&mut TokenCache) -> T) -> T {
+/// a new cache. `None` when no cache can be made (no random key: nothing is cached).
+pub fn with<T>(capacity: Option<usize>, f: impl FnOnce(&mut TokenCache) -> T) -> Option<T> {
     let cap = capacity.unwrap_or(DEFAULT_CAPACITY);
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.as_ref().is_some_and(|(n, _)| *n != cap) {
             *c = None;
         }
-        let (_, cache) = c.get_or_insert_with(|| (cap, TokenCache::new(cap)));
-        f(cache)
+        if c.is_none() {
+            *c = TokenCache::new(cap).map(|cache| (cap, cache));
+        }
+        c.as_mut().map(|(_, cache)| f(cache))
     })
 }

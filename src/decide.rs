@@ -7,7 +7,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use auth_jwt_core::alg::{alg_name, AlgSet};
-use auth_jwt_core::cache::TokenCache;
 use auth_jwt_core::outcome::{Decision, JwtReason, JwtStatus};
 use auth_jwt_core::reason::Reason;
 use auth_jwt_core::token::is_jwt_shaped;
@@ -94,18 +93,22 @@ fn verify_token(r: &Request, lc: &LocConf, gate: &Gate, ctx: &Ctx, can_wait: boo
     log_debug!(r, "auth_jwt_rs: token found ({} bytes)", token.len());
     let waiter = can_wait.then_some(r);
     let now = now();
-    let cache_key = lc.cache_enabled().then(|| TokenCache::key(token));
     let capacity = Module::main_conf(r).and_then(|mc| mc.cache_capacity);
+    let cache_key = if lc.cache_enabled() {
+        cache::with(capacity, |c| c.key(token)).flatten()
+    } else {
+        None
+    };
 
     // A token whose signature verified before, with the key set now in force for its issuer.
     let mut cached = None;
     if let Some(key) = &cache_key {
-        if let Some(hit) = cache::with(capacity, |c| c.get(key, now)) {
+        if let Some(hit) = cache::with(capacity, |c| c.get(key, now)).flatten() {
             let claims = &hit.verified.claims;
-            if let Some((_, source)) = gate.keys.select(claims) {
+            if let Some((provider, source)) = gate.keys.select(claims) {
                 match source.keys(waiter, now, false) {
                     Keys::Ready(k) if hit.verified_with(k.id(), gate.algs_for(&k)) => {
-                        cached = Some(hit.verified);
+                        cached = Some((hit.verified, provider));
                     }
                     Keys::Wait => return Decision::Wait,
                     _ => {}
@@ -120,9 +123,10 @@ fn verify_token(r: &Request, lc: &LocConf, gate: &Gate, ctx: &Ctx, can_wait: boo
         );
     }
     let verified = match cached {
-        Some(v) => {
-            // Time claims, iss, aud, lifetime and type are checked on every request.
-            let admitted = gate.keys.admit(&gate.policy, &v.header, &v.claims, now);
+        Some((v, provider)) => {
+            // Time claims, iss, aud, lifetime and type are checked on every request (what
+            // `admit` does, with the key-source group selected above).
+            let admitted = gate.policy.check(&v.header, &v.claims, now, Some(provider));
             if let Err(reason) = admitted {
                 return reject(r, ctx, token, &failure_of(&v, reason));
             }

@@ -1,8 +1,8 @@
 //! Cache of tokens whose signature verified (README `auth_jwt_rs_cache`).
 //!
 //! An entry stands for "this token verified with this key set under this algorithm
-//! allow-list". It is found by a SHA-256 of the token bytes (two tokens never share an entry)
-//! and holds the identity of the key set and the allow-list that verified it; a lookup
+//! allow-list". It is found by a 128-bit keyed hash of the token bytes ([`TokenCache::key`]:
+//! two tokens never share an entry) and holds the identity of the key set and the allow-list that verified it; a lookup
 //! ([`Hit::verified_with`]) only counts when both equal the ones in force for the token now,
 //! so a verdict is never reused under other keys or algorithms, and with issuer-bound key
 //! sources never for another issuer's key set. That is a cache keyed by token, key set and
@@ -13,7 +13,7 @@
 use std::num::NonZeroUsize;
 use std::rc::Rc;
 
-use aws_lc_rs::digest;
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM_SIV};
 use lru::LruCache;
 use serde_json::Value;
 
@@ -23,7 +23,7 @@ use crate::verify::Verified;
 /// Entries per worker when `auth_jwt_rs_cache` gives no number.
 pub const DEFAULT_CAPACITY: usize = 2048;
 
-pub type CacheKey = [u8; 32];
+pub type CacheKey = [u8; 16];
 
 struct Entry {
     verified: Rc<Verified>,
@@ -52,25 +52,45 @@ impl Hit {
 
 pub struct TokenCache {
     lru: LruCache<CacheKey, Entry>,
+    /// The key of [`TokenCache::key`]: random, made with the cache, never leaves it.
+    mac: LessSafeKey,
     pub hits: u64,
     pub misses: u64,
 }
 
 impl TokenCache {
-    pub fn new(capacity: usize) -> TokenCache {
+    /// A cache of `capacity` entries with a fresh random key; `None` if the system's random
+    /// number generator fails (then nothing is cached).
+    pub fn new(capacity: usize) -> Option<TokenCache> {
         let cap = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
-        TokenCache {
+        let mut secret = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut secret).ok()?;
+        let mac = LessSafeKey::new(UnboundKey::new(&AES_256_GCM_SIV, &secret).ok()?);
+        Some(TokenCache {
             lru: LruCache::new(cap),
+            mac,
             hits: 0,
             misses: 0,
-        }
+        })
     }
 
-    /// The cache key of `token`: a SHA-256 of its bytes.
-    pub fn key(token: &[u8]) -> CacheKey {
-        let mut out = [0u8; 32];
-        out.copy_from_slice(digest::digest(&digest::SHA256, token).as_ref());
-        out
+    /// The cache key of `token`: the AES-256-GCM-SIV tag (RFC 8452) of the token as associated
+    /// data, under this cache's random key and a fixed nonce. That tag is a pseudorandom
+    /// function of the token (the SIV construction is made to be used deterministically), so
+    /// without the key, which never leaves the worker, a token that shares another's key can
+    /// only be guessed: about 2^-118 per try and cached token. About half the CPU of a SHA-256
+    /// of the token (docs/benchmark.md, "Where the cached path's time goes").
+    pub fn key(&self, token: &[u8]) -> Option<CacheKey> {
+        let nonce = Nonce::assume_unique_for_key([0; 12]);
+        // Sealing nothing fails only past the AEAD's input limits (a token is at most 8 KB);
+        // a token without a key is not cached.
+        let tag = self
+            .mac
+            .seal_in_place_separate_tag(nonce, Aad::from(token), &mut [])
+            .ok()?;
+        let mut out = [0u8; 16];
+        out.copy_from_slice(tag.as_ref());
+        Some(out)
     }
 
     /// The cached verdict for `key`, unless absent or expired at `now`. The caller must check
@@ -146,10 +166,15 @@ mod tests {
 
     #[test]
     fn verdict_binds_token_keys_and_algorithms() {
-        let k = TokenCache::key(b"a.b.c");
-        assert_eq!(k, TokenCache::key(b"a.b.c"));
-        assert_ne!(k, TokenCache::key(b"a.b.d"));
-        let mut c = TokenCache::new(4);
+        let mut c = TokenCache::new(4).unwrap();
+        let k = c.key(b"a.b.c").unwrap();
+        assert_eq!(Some(k), c.key(b"a.b.c"));
+        assert_ne!(Some(k), c.key(b"a.b.d"));
+        assert_ne!(
+            Some(k),
+            TokenCache::new(4).unwrap().key(b"a.b.c"),
+            "a key per cache"
+        );
         c.insert(k, verified(None), 1, AlgSet::HMAC);
         let hit = c.get(&k, 0).unwrap();
         assert!(hit.verified_with(1, AlgSet::HMAC));
@@ -168,8 +193,8 @@ mod tests {
 
     #[test]
     fn hit_miss_and_expiry() {
-        let mut c = TokenCache::new(4);
-        let k = TokenCache::key(b"t");
+        let mut c = TokenCache::new(4).unwrap();
+        let k = c.key(b"t").unwrap();
         assert!(c.get(&k, 100).is_none());
         c.insert(k, verified(Some(200)), 1, AlgSet::ALL);
         assert!(c.get(&k, 199).is_some());
@@ -181,8 +206,8 @@ mod tests {
 
     #[test]
     fn no_exp_lives_until_evicted_and_lru_bounds_memory() {
-        let mut c = TokenCache::new(2);
-        let keys: Vec<_> = (0..3u8).map(|i| TokenCache::key(&[i])).collect();
+        let mut c = TokenCache::new(2).unwrap();
+        let keys: Vec<_> = (0..3u8).filter_map(|i| c.key(&[i])).collect();
         c.insert(keys[0], verified(None), 1, AlgSet::ALL);
         c.insert(keys[1], verified(None), 1, AlgSet::ALL);
         assert!(c.get(&keys[0], u64::MAX).is_some());

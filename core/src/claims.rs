@@ -64,7 +64,7 @@ impl Policy {
             [] => &self.audiences[..],
             own => own,
         };
-        if !audiences.is_empty() && !audience_ok(audiences, claims.get("aud").as_ref()) {
+        if !audiences.is_empty() && !audience_ok(audiences, claims) {
             return Err(Reason::Audience);
         }
         Ok(())
@@ -114,9 +114,16 @@ impl Policy {
     }
 }
 
-fn audience_ok(accepted: &[String], aud: Option<&Value>) -> bool {
+fn audience_ok(accepted: &[String], claims: &JsonObject) -> bool {
     let ok = |s: &str| accepted.iter().any(|a| a == s);
-    match aud {
+    let Some(raw) = claims.raw("aud") else {
+        return false;
+    };
+    // The usual single audience: compared from the text, without parsing it.
+    if let Some(s) = crate::json::raw_str(raw) {
+        return ok(&s);
+    }
+    match serde_json::from_str::<Value>(raw).ok().as_ref() {
         Some(Value::String(s)) => ok(s),
         Some(Value::Array(items)) => {
             let mut any = false;
@@ -155,6 +162,11 @@ fn time_claim(claims: &JsonObject, name: &str) -> Result<Option<Time>, Reason> {
     let Some(raw) = claims.raw(name) else {
         return Ok(None);
     };
+    // The usual integer seconds, read directly (the text is valid JSON: no sign but `-`, no
+    // leading zero); anything else through serde_json.
+    if let Ok(i) = raw.parse::<i64>() {
+        return Ok(Some(Time::Int(i128::from(i))));
+    }
     match serde_json::from_str::<Value>(raw) {
         Ok(Value::Number(n)) => number(&n).map(Some).ok_or(Reason::BadTimeClaim),
         _ => Err(Reason::BadTimeClaim),
@@ -290,6 +302,48 @@ mod tests {
             Err(Reason::IssuedInFuture)
         );
         assert_eq!(check(&p, json!({"iat": 0})), Ok(()));
+    }
+
+    #[test]
+    fn time_and_audience_read_from_the_text_as_from_a_value() {
+        let p = Policy {
+            audiences: vec!["api".into()],
+            ..lenient()
+        };
+        let past = NOW - 10;
+        for (claims, want) in [
+            (json!({"exp": past, "aud": "api"}), Err(Reason::Expired)),
+            (
+                json!({"exp": past as f64 + 0.5, "aud": "api"}),
+                Err(Reason::Expired),
+            ),
+            (json!({"exp": NOW + 10, "aud": "api"}), Ok(())),
+            (
+                json!({"exp": (NOW + 10) as f64 * 1.0, "aud": "api"}),
+                Ok(()),
+            ),
+            (json!({"exp": u64::MAX, "aud": "api"}), Ok(())),
+            (json!({"exp": -1, "aud": "api"}), Err(Reason::Expired)),
+            (json!({"exp": NOW + 10, "aud": ["x", "api"]}), Ok(())),
+            (
+                json!({"exp": NOW + 10, "aud": ["api", 1]}),
+                Err(Reason::Audience),
+            ),
+            (
+                json!({"exp": NOW + 10, "aud": "apix"}),
+                Err(Reason::Audience),
+            ),
+            (json!({"exp": NOW + 10}), Err(Reason::Audience)),
+        ] {
+            assert_eq!(check(&p, claims.clone()), want, "{claims}");
+        }
+        let escaped = JsonObject::parse(br#"{"aud":"\u0061pi"}"#, 16).unwrap();
+        assert!(audience_ok(&["api".into()], &escaped));
+        let big = JsonObject::parse(br#"{"exp":1e300}"#, 16).unwrap();
+        assert_eq!(
+            time_claim(&big, "exp").map(|t| t.map(Time::as_f64)),
+            Ok(Some(1e300))
+        );
     }
 
     #[test]

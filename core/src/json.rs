@@ -20,6 +20,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::reason::Reason;
+use crate::render::{expose_owned, has_control, Exposed};
 use crate::token::MAX_JSON_DEPTH;
 
 /// Where a top-level member is in the text: its name (inside the quotes) and its value.
@@ -103,13 +104,22 @@ impl JsonObject {
 
     /// Member `name` when it is a JSON string.
     pub fn get_str(&self, name: &str) -> Option<Cow<'_, str>> {
-        let raw = self.raw(name)?;
-        if !raw.starts_with('"') {
-            return None;
-        }
-        match raw.get(1..raw.len() - 1) {
-            Some(inner) if !inner.contains('\\') => Some(Cow::Borrowed(inner)),
-            _ => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
+        raw_str(self.raw(name)?)
+    }
+
+    /// Member `name` as a variable shows it ([`crate::render::expose`]): a string without
+    /// escapes is shown from the text as it is, without parsing it into a `Value`.
+    pub fn expose(&self, name: &str) -> Exposed<'_> {
+        let Some(raw) = self.raw(name) else {
+            return Exposed::Empty;
+        };
+        match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+            // Valid JSON has no raw byte below 0x20 in a string, but may have a raw DEL.
+            Some(inner) if !inner.contains('\\') => match has_control(inner.as_bytes()) {
+                true => Exposed::Unsafe,
+                false => Exposed::Value(Cow::Borrowed(inner)),
+            },
+            _ => expose_owned(serde_json::from_str(raw).ok()),
         }
     }
 
@@ -157,7 +167,10 @@ impl JsonObject {
 
     fn name_is(&self, m: &Member, name: &str) -> bool {
         if !self.escaped_names {
-            return self.span(m.name) == Some(name);
+            // Bytes, length first: no UTF-8 boundary checks on the lookup path.
+            let (start, end) = (usize::from(m.name.0), usize::from(m.name.1));
+            return end.wrapping_sub(start) == name.len()
+                && self.text.as_bytes().get(start..end) == Some(name.as_bytes());
         }
         match self.span(m.name) {
             Some(raw) if !raw.contains('\\') => raw == name,
@@ -167,6 +180,17 @@ impl JsonObject {
             }
             None => false,
         }
+    }
+}
+
+/// The string a member's JSON text `raw` holds, if it is a string (borrowed when it has no
+/// escapes).
+pub(crate) fn raw_str(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
+    } else {
+        Some(Cow::Borrowed(inner))
     }
 }
 
@@ -406,6 +430,29 @@ mod tests {
 
     fn obj(s: &str) -> Result<JsonObject, Reason> {
         JsonObject::parse(s.as_bytes(), 256)
+    }
+
+    #[test]
+    fn expose_reads_plain_strings_from_the_text_and_the_rest_like_render() {
+        let text = r#"{"sub":"alice","esc":"a\u0041\"b","del":"xDELy","nl":"a\nb","n":42,"f":1.5,
+                "t":true,"z":null,"arr":["a",1],"o":{"k":"v"}}"#
+            .replace("DEL", "\u{7f}");
+        let o = obj(&text).unwrap();
+        assert!(matches!(
+            o.expose("sub"),
+            Exposed::Value(Cow::Borrowed("alice"))
+        ));
+        for name in [
+            "sub", "esc", "del", "nl", "n", "f", "t", "z", "arr", "o", "missing",
+        ] {
+            let slow = crate::render::expose_owned(o.get(name));
+            assert_eq!(o.expose(name), slow, "{name}");
+        }
+        assert_eq!(o.expose("esc"), Exposed::Value(Cow::Borrowed("aA\"b")));
+        assert_eq!(o.expose("del"), Exposed::Unsafe);
+        assert_eq!(o.expose("nl"), Exposed::Unsafe);
+        assert_eq!(o.expose("z"), Exposed::Empty);
+        assert_eq!(o.expose("arr"), Exposed::Value(Cow::Borrowed("a,1")));
     }
 
     #[test]

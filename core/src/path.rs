@@ -2,6 +2,7 @@
 //! (`/https:~1~1example.com~1roles`).
 
 use crate::json::JsonObject;
+use crate::render::{expose_owned, Exposed};
 use serde_json::Value;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +46,15 @@ impl ClaimPath {
 
     /// Follows the path: object members by name, array elements by decimal index. Only the
     /// top-level claim the path starts with is parsed.
+    /// The claim as a variable shows it ([`crate::render::expose`]); a top-level claim is read
+    /// from the claims' text without parsing it when it is a plain string.
+    pub fn expose<'c>(&self, claims: &'c JsonObject) -> Exposed<'c> {
+        match &self.segments[..] {
+            [name] => claims.expose(name),
+            _ => expose_owned(self.lookup(claims)),
+        }
+    }
+
     pub fn lookup(&self, claims: &JsonObject) -> Option<Value> {
         let (first, rest) = self.segments.split_first()?;
         let mut cur = claims.get(first)?;

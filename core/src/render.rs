@@ -72,6 +72,15 @@ pub fn expose(v: Option<&Value>) -> Exposed<'_> {
     }
 }
 
+/// [`expose`] of a value that is not kept: the shown text is owned.
+pub fn expose_owned(v: Option<Value>) -> Exposed<'static> {
+    match expose(v.as_ref()) {
+        Exposed::Value(text) => Exposed::Value(Cow::Owned(text.into_owned())),
+        Exposed::Empty => Exposed::Empty,
+        Exposed::Unsafe => Exposed::Unsafe,
+    }
+}
+
 /// True when `bytes` holds a byte below 0x20 or 0x7F.
 pub fn has_control(bytes: &[u8]) -> bool {
     bytes.iter().any(|&b| b < 0x20 || b == 0x7f)

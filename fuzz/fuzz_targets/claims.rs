@@ -165,8 +165,12 @@ fn rule(input: &Input, claims: &JsonObject) {
 }
 
 fn cache(claims: &JsonObject, now: u64) {
-    let mut c = TokenCache::new(2);
-    let key = TokenCache::key(b"t");
+    let Some(mut c) = TokenCache::new(2) else {
+        return;
+    };
+    let Some(key) = c.key(b"t") else {
+        return;
+    };
     let v = Rc::new(Verified {
         alg: Algorithm::HS256,
         kid: None,

@@ -97,11 +97,12 @@ fn main() {
             v.claims.as_str().len()
         };
         let (asked, chunks) = (ASKED.load(Relaxed), CHUNKS.load(Relaxed));
-        let mut cache = TokenCache::new(ENTRIES);
+        let mut cache = TokenCache::new(ENTRIES).unwrap();
         for t in &tokens {
             let v = verify_signature(t.as_bytes(), &keys, AlgSet::ALL).unwrap();
+            let key = cache.key(t.as_bytes()).unwrap();
             cache.insert(
-                TokenCache::key(t.as_bytes()),
+                key,
                 Rc::new(v),
                 keys.id(),
                 AlgSet::ALL,
