@@ -5,11 +5,11 @@ use std::ptr::{addr_of, addr_of_mut, null_mut};
 
 use ngx::core::Status;
 use ngx::ffi::{
-    ngx_array_push, ngx_command_t, ngx_conf_t, ngx_http_handler_pt, ngx_http_module_t,
+    ngx_array_push, ngx_command_t, ngx_conf_t, ngx_cycle_t, ngx_http_handler_pt, ngx_http_module_t,
     ngx_http_phases_NGX_HTTP_ACCESS_PHASE, ngx_int_t, ngx_module_t, ngx_uint_t, NGX_CONF_1MORE,
     NGX_CONF_2MORE, NGX_CONF_FLAG, NGX_CONF_NOARGS, NGX_CONF_TAKE1, NGX_CONF_TAKE2,
     NGX_HTTP_LMT_CONF, NGX_HTTP_LOC_CONF, NGX_HTTP_LOC_CONF_OFFSET, NGX_HTTP_MAIN_CONF,
-    NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG,
+    NGX_HTTP_MAIN_CONF_OFFSET, NGX_HTTP_MODULE, NGX_HTTP_SRV_CONF, NGX_LOG_EMERG, NGX_OK,
 };
 use ngx::http::{HttpModule, HttpModuleMainConf, Merge, NgxHttpCoreModule};
 use ngx::ngx_string;
@@ -283,5 +283,21 @@ pub static mut ngx_http_auth_jwt_rs_module: ngx_module_t = ngx_module_t {
     // SAFETY: only the address of the static command table is taken, at compile time.
     commands: unsafe { addr_of_mut!(NGX_HTTP_AUTH_JWT_RS_COMMANDS[0]) },
     type_: NGX_HTTP_MODULE as _,
+    init_process: Some(init_process),
     ..ngx_module_t::default()
 };
+
+/// Worker start: makes the worker's verified-token cache now, so that seeding its random key
+/// (aws-lc's entropy source, about 40 ms of CPU on first use) does not delay a request.
+extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
+    // SAFETY: nginx calls init_process with this worker's live cycle.
+    let Some(cycle) = (unsafe { cycle.as_ref() }) else {
+        return NGX_OK as ngx_int_t;
+    };
+    util::guard(cycle.log, NGX_OK as ngx_int_t, || {
+        if let Some(mc) = Module::main_conf(cycle) {
+            crate::cache::with(mc.cache_capacity, |_| ());
+        }
+        NGX_OK as ngx_int_t
+    })
+}
