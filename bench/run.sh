@@ -7,6 +7,7 @@
 #   DURATION=5 bench/run.sh      # shorter runs (~4.5 min)
 #   ONLY='noauth|rs256' bench/run.sh   # only scenarios whose id matches this regex (+ noauth)
 #   MICRO=1 bench/run.sh         # also run the criterion micro-benchmark (bench/micro/run.sh)
+#   PERF=1 bench/run.sh          # also the module's own CPU per request (perf sampling)
 #   ROUNDS=3 DURATION=5 bench/run.sh   # noisy machine: 3 interleaved rounds, medians reported
 #
 # Steps: installs wrk if missing, builds the module (release) with scripts/build.sh --release,
@@ -34,7 +35,9 @@
 # CACHE_FILL (10000: distinct tokens of the cache fill), FLOOR_MS (400: CPU ms per algorithm for
 # the floor), BUILD=0 (no builds: use the release artefacts already in target/release and
 # bench/target; build/ is not touched), RESTORE_DEBUG (1), ONLY (regex), MICRO (0), KEEP=1 (keep
-# the temp prefix for inspection).
+# the temp prefix for inspection), PERF=1 (sample the worker with `perf record -e cpu-clock`
+# during the cached gate rows and the floods: the module's own share of the worker's CPU, which
+# the whole-worker CPU column cannot resolve on a noisy machine).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -48,6 +51,7 @@ BUILD=${BUILD:-1}
 RESTORE_DEBUG=${RESTORE_DEBUG:-1}
 ONLY=${ONLY:-}
 MICRO=${MICRO:-0}
+PERF=${PERF:-0}
 KEEP=${KEEP:-0}
 ROUNDS=${ROUNDS:-1}
 USERS=${USERS:-10000}
@@ -64,6 +68,10 @@ die() { log "ERROR: $*"; exit 1; }
 
 # --- tools ----------------------------------------------------------------------------------
 need_apt=()
+if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then
+    [ "$(id -u)" = 0 ] && apt-get install -y linux-perf >/dev/null 2>&1 || true
+    command -v perf >/dev/null || { echo "bench: PERF=1 needs perf (apt-get install linux-perf); measuring without it" >&2; PERF=0; }
+fi
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v taskset >/dev/null || need_apt+=(util-linux)
@@ -433,12 +441,22 @@ run_scenario() {
     if [ "$WARMUP" != 0 ]; then
         "${PIN_CLIENT[@]}" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" "${script[@]}" "${hdr[@]}" "$url" >/dev/null 2>&1 || true
     fi
-    local out t0 t1
+    local out t0 t1 perf_pid="" share=-
     m0=$(metrics)
     t0=$(cpu_ticks)
+    if [ "$PERF" = 1 ] && [[ $id =~ ^(gate-(hs256|rs256|ps256|es256|eddsa)|reject-(expired|iss|aud))$ ]]; then
+        perf record -q -e cpu-clock -F 999 -p "$(worker_pid)" -o "$prefix/logs/perf-$id.data" \
+            -- sleep "$((DURATION > 2 ? DURATION - 1 : 1))" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     out=$("${PIN_CLIENT[@]}" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${script[@]}" "${hdr[@]}" "$url" 2>&1) ||
         { log "wrk failed for $id: $out"; note="wrk failed"; }
     t1=$(cpu_ticks)
+    if [ -n "$perf_pid" ]; then
+        wait "$perf_pid" || true
+        share=$(perf report -i "$prefix/logs/perf-$id.data" --stdio --sort dso 2>/dev/null |
+            awk '/ngx_http_auth_jwt_rs_module/ { sub("%", "", $1); print $1; found = 1 } END { if (!found) print "-" }')
+    fi
     m1=$(metrics)
     echo "$out" > "$prefix/logs/wrk-$id-r$round.txt"
     local rps p99 non2xx errs reqs rss cpu_us hits misses
@@ -449,8 +467,8 @@ run_scenario() {
     # server CPU time per request (worker + validator), insensitive to other load on CPU0
     cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$clk_tck" -v n="$reqs" 'BEGIN { printf "%.2f", n ? d / hz * 1e6 / n : 0 }')
     [ "$errs" != 0 ] && note="${note:+$note; }$errs socket errors"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$id" "$desc" "$code" \
-        "$rps" "$p99" "$non2xx" "$reqs" "$rss" "$note" "$cpu_us" "$hits" "$misses" "${got:--}" >> "$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$id" "$desc" "$code" \
+        "$rps" "$p99" "$non2xx" "$reqs" "$rss" "$note" "$cpu_us" "$hits" "$misses" "${got:--}" "$share" >> "$results"
     log "$(printf 'r%s %-24s %s %8.0f req/s  p99 %6.2f ms  cpu %6.2f us/req  hit %s miss %s  %s  non-2xx %s  RSS %s MB %s' \
         "$round" "$id" "$code" "$rps" "$p99" "$cpu_us" "$hits" "$misses" "${got:--}" "$non2xx" "$rss" "$note")"
 }
@@ -712,6 +730,21 @@ targets=()
         # The same, less nginx's own cost of receiving the token (the "token sent" row): the
         # module's part and add_header's.
         [ -z "$worst_hdr" ] || targets+=("| cached gate path ≤ 1 µs over no-auth with the same token (worst gate row) | $(printf '%+.2f' "$worst_hdr") µs | $(verdict "$worst_hdr" 1) |")
+    fi
+
+    if [ "$PERF" = 1 ]; then
+        echo
+        echo "### The module's own CPU (PERF=1)"
+        echo
+        echo "\`perf record -e cpu-clock -F 999\` on the worker during the measured run: the module's share of the"
+        echo "worker's samples, and that share of the row's CPU µs/req. Sampling costs the worker a little CPU."
+        echo
+        echo "| row | module share % | server CPU µs/req | module µs/req |"
+        echo "|---|---:|---:|---:|"
+        for id in $(awk -F'\t' '$15 != "" && $15 != "-" && !seen[$2]++ { print $2 }' "$results"); do
+            sh=$(col "$id" 15 | median); c=$(col "$id" 11 | median)
+            printf '| %s | %.1f | %.2f | %.2f |\n' "$(col "$id" 3 | head -1)" "$sh" "$c" "$(awk -v s="$sh" -v c="$c" 'BEGIN { print s * c / 100 }')"
+        done
     fi
 
     echo
