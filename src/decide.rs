@@ -94,16 +94,17 @@ fn verify_token(r: &Request, lc: &LocConf, gate: &Gate, ctx: &Ctx, can_wait: boo
     let waiter = can_wait.then_some(r);
     let now = now();
     let capacity = Module::main_conf(r).and_then(|mc| mc.cache_capacity);
-    let cache_key = if lc.cache_enabled() {
-        cache::with(capacity, |c| c.key(token)).flatten()
-    } else {
-        None
+    // The token's cache key and what the cache holds for it, in one visit to the cache.
+    let lookup = match lc.cache_enabled() {
+        true => cache::with(capacity, |c| c.key(token).map(|k| (k, c.get(&k, now)))).flatten(),
+        false => None,
     };
+    let (cache_key, hit) = lookup.map_or((None, None), |(k, hit)| (Some(k), hit));
 
     // A token whose signature verified before, with the key set now in force for its issuer.
     let mut cached = None;
-    if let Some(key) = &cache_key {
-        if let Some(hit) = cache::with(capacity, |c| c.get(key, now)).flatten() {
+    if cache_key.is_some() {
+        if let Some(hit) = hit {
             let claims = &hit.verified.claims;
             if let Some((provider, source)) = gate.keys.select(claims) {
                 match source.keys(waiter, now, false) {

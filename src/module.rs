@@ -94,9 +94,11 @@ impl HttpModule for Module {
             match conf.merge(prev) {
                 Ok(()) => {
                     // The worker's one token cache takes the largest size of the configuration.
-                    if let (Some(n), Some(mc)) = (conf.cache_capacity(), Module::main_conf_mut(cf))
-                    {
-                        mc.want_cache_capacity(n);
+                    if let Some(mc) = Module::main_conf_mut(cf) {
+                        if let Some(n) = conf.cache_capacity() {
+                            mc.want_cache_capacity(n);
+                        }
+                        mc.cache_used |= conf.gate.is_some() && conf.cache_enabled();
                     }
                     ngx::core::NGX_CONF_OK
                 }
@@ -287,15 +289,16 @@ pub static mut ngx_http_auth_jwt_rs_module: ngx_module_t = ngx_module_t {
     ..ngx_module_t::default()
 };
 
-/// Worker start: makes the worker's verified-token cache now, so that seeding its random key
-/// (aws-lc's entropy source, about 40 ms of CPU on first use) does not delay a request.
+/// Worker start: makes the worker's verified-token cache now, if a location uses it, so that
+/// seeding its random key (aws-lc's entropy source, about 40 ms of CPU on first use) does not
+/// delay a request.
 extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
     // SAFETY: nginx calls init_process with this worker's live cycle.
     let Some(cycle) = (unsafe { cycle.as_ref() }) else {
         return NGX_OK as ngx_int_t;
     };
     util::guard(cycle.log, NGX_OK as ngx_int_t, || {
-        if let Some(mc) = Module::main_conf(cycle) {
+        if let Some(mc) = Module::main_conf(cycle).filter(|mc| mc.cache_used) {
             crate::cache::with(mc.cache_capacity, |_| ());
         }
         NGX_OK as ngx_int_t

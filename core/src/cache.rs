@@ -2,7 +2,8 @@
 //!
 //! An entry stands for "this token verified with this key set under this algorithm
 //! allow-list". It is found by a 128-bit keyed hash of the token bytes ([`TokenCache::key`]:
-//! two tokens never share an entry) and holds the identity of the key set and the allow-list that verified it; a lookup
+//! two tokens never share an entry) and holds the identity of the key set and the allow-list
+//! that verified it; a lookup
 //! ([`Hit::verified_with`]) only counts when both equal the ones in force for the token now,
 //! so a verdict is never reused under other keys or algorithms, and with issuer-bound key
 //! sources never for another issuer's key set. That is a cache keyed by token, key set and
@@ -79,7 +80,7 @@ impl TokenCache {
     /// function of the token (the SIV construction is made to be used deterministically), so
     /// without the key, which never leaves the worker, a token that shares another's key can
     /// only be guessed: about 2^-118 per try and cached token. About half the CPU of a SHA-256
-    /// of the token (docs/benchmark.md, "Where the cached path's time goes").
+    /// of the token (docs/benchmark.md, "Before and after (2026-12-03)").
     pub fn key(&self, token: &[u8]) -> Option<CacheKey> {
         let nonce = Nonce::assume_unique_for_key([0; 12]);
         // Sealing nothing fails only past the AEAD's input limits (a token is at most 8 KB);

@@ -113,13 +113,11 @@ impl JsonObject {
         let Some(raw) = self.raw(name) else {
             return Exposed::Empty;
         };
-        match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-            // Valid JSON has no raw byte below 0x20 in a string, but may have a raw DEL.
-            Some(inner) if !inner.contains('\\') => match has_control(inner.as_bytes()) {
-                true => Exposed::Unsafe,
-                false => Exposed::Value(Cow::Borrowed(inner)),
-            },
-            _ => expose_owned(serde_json::from_str(raw).ok()),
+        match raw_str(raw) {
+            // As `render` shows a string: as is, unless it holds a control character or DEL.
+            Some(s) if has_control(s.as_bytes()) => Exposed::Unsafe,
+            Some(s) => Exposed::Value(s),
+            None => expose_owned(serde_json::from_str(raw).ok()),
         }
     }
 

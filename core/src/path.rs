@@ -44,10 +44,8 @@ impl ClaimPath {
         &self.segments
     }
 
-    /// Follows the path: object members by name, array elements by decimal index. Only the
-    /// top-level claim the path starts with is parsed.
-    /// The claim as a variable shows it ([`crate::render::expose`]); a top-level claim is read
-    /// from the claims' text without parsing it when it is a plain string.
+    /// The claim as a variable shows it ([`crate::render::expose`]); a top-level claim that is a
+    /// string is shown from the claims' text without building a `Value`.
     pub fn expose<'c>(&self, claims: &'c JsonObject) -> Exposed<'c> {
         match &self.segments[..] {
             [name] => claims.expose(name),
@@ -55,6 +53,8 @@ impl ClaimPath {
         }
     }
 
+    /// Follows the path: object members by name, array elements by decimal index. Only the
+    /// top-level claim the path starts with is parsed.
     pub fn lookup(&self, claims: &JsonObject) -> Option<Value> {
         let (first, rest) = self.segments.split_first()?;
         let mut cur = claims.get(first)?;

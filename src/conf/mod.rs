@@ -296,6 +296,9 @@ pub struct MainConf {
     pub key_zone: Option<*mut ngx::ffi::ngx_shm_zone_t>,
     /// The largest `auth_jwt_rs_cache N` of the configuration (recorded as locations merge).
     pub cache_capacity: Option<usize>,
+    /// Whether some location with keys uses the verified-token cache (recorded as locations
+    /// merge): only then does a worker make its cache at start.
+    pub cache_used: bool,
 }
 
 impl MainConf {
