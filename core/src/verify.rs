@@ -68,7 +68,8 @@ pub struct Unverified<'t> {
     pub header: JsonObject,
     pub claims: JsonObject,
     signing_input: &'t [u8],
-    signature: Vec<u8>,
+    /// Still base64url: checked at its place in the order, decoded only when it is used.
+    signature: &'t [u8],
 }
 
 /// The part of a token every caller decodes the same way: size, syntax, header, `alg` (within
@@ -79,7 +80,7 @@ struct Head<'t> {
     alg: Algorithm,
     kid: Option<String>,
     payload: Vec<u8>,
-    signature: Vec<u8>,
+    signature: &'t [u8],
 }
 
 /// Decodes `token` and runs the checks of its shape, in order: length (`too_large`); three
@@ -114,11 +115,15 @@ fn decode_head(token: &[u8], allowed: AlgSet, claims_set: bool) -> Result<Head<'
     if parts.header.is_empty() || (claims_set && parts.payload.is_empty()) {
         return Err(Failure::new(Reason::Malformed));
     }
-    // Strict base64url for all three segments (the decoder refuses any other byte).
+    // Strict base64url for all three segments (the decoder refuses any other byte); the
+    // signature is only checked here: a token refused on its claims never needs its bytes.
     let decode = |seg| token::b64url_decode(seg).ok_or(Failure::new(Reason::Malformed));
     let header_json = decode(parts.header)?;
     let payload = decode(parts.payload)?;
-    let signature = decode(parts.signature)?;
+    if !token::b64url_valid(parts.signature) {
+        return Err(Failure::new(Reason::Malformed));
+    }
+    let signature = parts.signature;
     let header = JsonObject::from_vec(header_json, MAX_HEADER_MEMBERS).map_err(Failure::new)?;
     // For the log line of a rejection: the token's kid as sent (sanitized), made only then.
     let logged_kid = || header.get_str("kid").map(|k| log_kid(&k));
@@ -174,7 +179,7 @@ impl Unverified<'_> {
             self.alg,
             self.kid.as_deref(),
             self.signing_input,
-            &self.signature,
+            self.signature,
             keys,
             allowed,
         )
@@ -204,7 +209,7 @@ fn check_signature(
     alg: Algorithm,
     kid: Option<&str>,
     signing_input: &[u8],
-    signature: &[u8],
+    signature_b64: &[u8],
     keys: &KeySet,
     allowed: AlgSet,
 ) -> Result<(), Failure> {
@@ -223,7 +228,9 @@ fn check_signature(
             _ => Reason::NoKey,
         }));
     }
-    if signature.is_empty() || !candidates.any(|key| key.verify(alg, signing_input, signature)) {
+    // `decode_head` checked the segment: this decoding does not fail (and would fail closed).
+    let signature = token::b64url_decode(signature_b64).unwrap_or_default();
+    if signature.is_empty() || !candidates.any(|key| key.verify(alg, signing_input, &signature)) {
         return Err(fail(Reason::BadSignature));
     }
     Ok(())
@@ -257,7 +264,7 @@ pub fn verify_jws(token: &[u8], keys: &KeySet, allowed: AlgSet) -> Result<Verifi
         head.alg,
         head.kid.as_deref(),
         head.signing_input,
-        &head.signature,
+        head.signature,
         keys,
         allowed,
     )?;

@@ -4,8 +4,8 @@
 #![no_main]
 
 use auth_jwt_core::token::{
-    b64url_decode, check_json_limits, decode_header, decode_json_object, parse_json_object, split,
-    Limit, MAX_CLAIMS, MAX_HEADER_MEMBERS, MAX_JSON_DEPTH,
+    b64url_decode, b64url_valid, check_json_limits, decode_header, decode_json_object,
+    parse_json_object, split, Limit, MAX_CLAIMS, MAX_HEADER_MEMBERS, MAX_JSON_DEPTH,
 };
 use auth_jwt_core::verify::token_kid;
 use auth_jwt_core::{is_jwt_shaped, Reason};
@@ -21,6 +21,8 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn token(data: &[u8]) {
+    // the check without decoding accepts exactly what the decoder accepts
+    assert_eq!(b64url_valid(data), b64url_decode(data).is_some());
     let shaped = is_jwt_shaped(data);
     let kid = token_kid(data);
     let Some(parts) = split(data) else {
