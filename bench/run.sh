@@ -759,7 +759,8 @@ targets=()
         echo "### The module's own CPU (PERF=1)"
         echo
         echo "\`perf record -e cpu-clock -F 999\` on the worker during the measured run: the module's share of the"
-        echo "worker's samples, and that share of the row's CPU µs/req. Sampling costs the worker a little CPU."
+        echo "worker's samples, and that share of the row's CPU µs/req. Sampling costs the sampled rows CPU and latency:"
+        echo "judge the targets from a run without PERF=1."
         echo
         echo "| row | module share % | server CPU µs/req | module µs/req |"
         echo "|---|---:|---:|---:|"
