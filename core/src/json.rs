@@ -20,7 +20,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::reason::Reason;
-use crate::render::{expose_owned, has_control, Exposed};
+use crate::render::{expose_owned, shown, Exposed};
 use crate::token::MAX_JSON_DEPTH;
 
 /// Where a top-level member is in the text: its name (inside the quotes) and its value.
@@ -114,9 +114,7 @@ impl JsonObject {
             return Exposed::Empty;
         };
         match raw_str(raw) {
-            // As `render` shows a string: as is, unless it holds a control character or DEL.
-            Some(s) if has_control(s.as_bytes()) => Exposed::Unsafe,
-            Some(s) => Exposed::Value(s),
+            Some(s) => shown(s),
             None => expose_owned(serde_json::from_str(raw).ok()),
         }
     }

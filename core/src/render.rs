@@ -65,10 +65,15 @@ pub enum Exposed<'a> {
 /// Renders `v` and refuses values containing a byte below 0x20 or 0x7F, so a claim can never
 /// inject a header line upstream.
 pub fn expose(v: Option<&Value>) -> Exposed<'_> {
-    match v.and_then(render) {
-        None => Exposed::Empty,
-        Some(text) if has_control(text.as_bytes()) => Exposed::Unsafe,
-        Some(text) => Exposed::Value(text),
+    v.and_then(render).map_or(Exposed::Empty, shown)
+}
+
+/// A rendered text as a variable shows it: as is, unless it holds a control character or DEL.
+pub(crate) fn shown(text: Cow<'_, str>) -> Exposed<'_> {
+    if has_control(text.as_bytes()) {
+        Exposed::Unsafe
+    } else {
+        Exposed::Value(text)
     }
 }
 

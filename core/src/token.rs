@@ -126,20 +126,21 @@ pub struct Parts<'a> {
     pub signing_input: &'a [u8],
 }
 
-/// What a byte may be in a compact JWS: `.`, a base64url character, or neither.
-const DOT: u8 = 2;
-const B64: u8 = 1;
-const CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            t[i] = B64;
+/// The 6-bit value of each base64url character; [`NOT_B64`] for every other byte.
+const NOT_B64: u8 = 0x80;
+const B64_VALUE: [u8; 256] = {
+    let mut t = [NOT_B64; 256];
+    let mut i = 0u8;
+    while i < 26 {
+        t[(b'A' + i) as usize] = i;
+        t[(b'a' + i) as usize] = 26 + i;
+        if i < 10 {
+            t[(b'0' + i) as usize] = 52 + i;
         }
         i += 1;
     }
-    t[b'.' as usize] = DOT;
+    t[b'-' as usize] = 62;
+    t[b'_' as usize] = 63;
     t
 };
 
@@ -149,13 +150,11 @@ pub fn split(token: &[u8]) -> Option<Parts<'_>> {
     let mut dots = [0usize; 2];
     let mut n = 0usize;
     for (i, &b) in token.iter().enumerate() {
-        match CLASS[usize::from(b)] {
-            B64 => {}
-            DOT => {
-                *dots.get_mut(n)? = i;
-                n += 1;
-            }
-            _ => return None,
+        if b == b'.' {
+            *dots.get_mut(n)? = i;
+            n += 1;
+        } else if B64_VALUE[usize::from(b)] == NOT_B64 {
+            return None;
         }
     }
     if n != 2 {
@@ -192,24 +191,6 @@ pub fn split_dots(token: &[u8]) -> Option<Parts<'_>> {
 pub fn b64url_decode(seg: &[u8]) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(seg).ok()
 }
-
-/// The 6-bit value of each base64url character; [`NOT_B64`] for every other byte.
-const NOT_B64: u8 = 0x80;
-const B64_VALUE: [u8; 256] = {
-    let mut t = [NOT_B64; 256];
-    let mut i = 0u8;
-    while i < 26 {
-        t[(b'A' + i) as usize] = i;
-        t[(b'a' + i) as usize] = 26 + i;
-        if i < 10 {
-            t[(b'0' + i) as usize] = 52 + i;
-        }
-        i += 1;
-    }
-    t[b'-' as usize] = 62;
-    t[b'_' as usize] = 63;
-    t
-};
 
 /// Whether [`b64url_decode`] accepts `seg`, without decoding it: only base64url characters, a
 /// length that is not 1 modulo 4, and zero trailing bits in the last character. Lets a segment
